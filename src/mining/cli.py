@@ -1,0 +1,126 @@
+"""The `mining` command line."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Service-failure radar: mine reviews and complaints.", no_args_is_help=True)
+console = Console()
+
+OFFLINE_DEFAULTS = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "mining",
+}
+
+
+def prepare_environment() -> None:
+    """Offline model loading and no telemetry, unless the caller chose otherwise."""
+    for key, value in OFFLINE_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
+def project_root() -> Path:
+    """The checkout holding `flows/`: the current directory or the one this package lives in."""
+    for candidate in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (candidate / "flows" / "pipeline.py").is_file():
+            return candidate
+    raise typer.BadParameter(
+        "cannot find flows/pipeline.py: run `mining` from the project checkout"
+    )
+
+
+def load_flow(module: str, name: str) -> Any:
+    root = str(project_root())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return getattr(importlib.import_module(f"flows.{module}"), name)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    prepare_environment()
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def run(
+    sources: Annotated[Path | None, typer.Option(help="Sources config (YAML).")] = None,
+    db: Annotated[Path | None, typer.Option(help="DuckDB file the pipeline writes.")] = None,
+    read_copy: Annotated[Path | None, typer.Option(help="Copy published for analysts.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Model dir; default: newest good.")] = None,
+) -> None:
+    """Run the pipeline: ingest, normalise, classify, store and aggregate; print a summary."""
+    from mining.params import RunParameters
+
+    params = RunParameters.from_settings(sources_config=sources, db_path=db,
+                                         read_copy_path=read_copy, model_path=model)
+    pipeline = load_flow("pipeline", "pipeline")
+    result = pipeline(params)
+    print_summary(result)
+    if result["status"] == "failed":
+        raise typer.Exit(1)
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    from mining.store.db import named_query, open_read_only
+
+    counts = result["counts"]
+    table = Table(title=f"Run {result['run_id']} — {result['status']}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in ("rows_read", "feedback_added", "complaints_added", "duplicates", "quarantined",
+                "classified", "predictions_reused"):
+        table.add_row(key.replace("_", " "), str(counts.get(key, 0)))
+    for stage, seconds in result["stage_seconds"].items():
+        table.add_row(f"{stage} seconds", f"{seconds:.1f}")
+    table.add_row("model", str(result["model_version"]))
+    console.print(table)
+
+    con = open_read_only(result["read_copy_path"])
+    try:
+        reasons = con.execute(named_query("run_summary_quarantine"), [result["run_id"]]).fetchall()
+        if reasons:
+            q = Table(title="Quarantined this run")
+            for col in ("source", "reason", "rows"):
+                q.add_column(col)
+            for row in reasons:
+                q.add_row(*map(str, row))
+            console.print(q)
+        top = con.execute(named_query("top_failure_types_by_site"), [3]).fetchall()
+    finally:
+        con.close()
+    t = Table(title="Top negative failure types by site (all stored feedback)")
+    for col in ("site", "failure type", "root cause", "negative items"):
+        t.add_column(col)
+    for row in top:
+        t.add_row(*map(str, row))
+    console.print(t)
+    for error in result["errors"]:
+        console.print(f"[red]source error:[/red] {error}")
+    console.print(f"Store: {result['db_path']}  |  analysts' read-only copy: "
+                  f"{result['read_copy_path']}")
+
+
+def _register_model_commands() -> None:
+    try:
+        from mining.classify.commands import register
+    except ImportError:  # pragma: no cover - only while the classifier package is incomplete
+        return
+    register(app)
+
+
+_register_model_commands()

@@ -1,0 +1,34 @@
+"""Typed parameters of the pipeline flows (validated by Prefect and the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from mining.settings import Settings
+
+
+class RunParameters(BaseModel):
+    """Where the pipeline reads and writes. Defaults come from `Settings` (MINING_* env)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    db_path: Path
+    read_copy_path: Path
+    sources_config: Path
+    taxonomy_path: Path
+    models_dir: Path
+    model_path: Path | None = None
+    classify_batch_size: int = 32
+    classify_chunk_size: int = 512
+    ingest_batch_rows: int = 5000
+    max_text_chars: int = 20_000
+    torch_threads: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **overrides: object) -> RunParameters:
+        s = settings or Settings()
+        values = {name: getattr(s, name) for name in cls.model_fields if hasattr(s, name)}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)

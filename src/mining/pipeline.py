@@ -1,0 +1,188 @@
+"""The batch pipeline's steps as plain functions: ingest, classify, aggregate, publish.
+
+Each step commits in short transactions keyed by stable ids, so a run killed at any point and
+started again ends with the same rows as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+from mining.progress import progress_bar
+from mining.records import RecordContext, map_batch
+from mining.sources import Source, SourceConfig, SourceError
+from mining.store.db import Store, utcnow
+from mining.taxonomy import Taxonomy
+
+log = logging.getLogger("mining")
+
+
+class PredictionLike(Protocol):
+    sentiment: str
+    sentiment_score: float
+    failure_types: list[str]
+    failure_scores: dict[str, float]
+    responses: list[str]
+    response_scores: dict[str, float]
+
+
+class Classifier(Protocol):
+    """What the pipeline needs of a model: a version and batched prediction."""
+
+    @property
+    def version(self) -> str: ...
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> Sequence[PredictionLike]: ...
+
+
+def new_run_id() -> str:
+    return f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class IngestCounts:
+    rows_read: int = 0
+    feedback_added: int = 0
+    complaints_added: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: IngestCounts) -> None:
+        for name in ("rows_read", "feedback_added", "complaints_added", "quarantined",
+                     "duplicates"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
+
+
+def ingest_source(store: Store, source: Source, config: SourceConfig, run_id: str, *,
+                  known_sites: frozenset[str] | None, max_text_chars: int) -> IngestCounts:
+    """Read what is new from one source; each batch and its source state commit together."""
+    ctx = RecordContext(config.name, config.kind, config.mapping, config.require_text,
+                        known_sites, max_text_chars)
+    table = "feedback" if config.kind == "feedback" else "complaints"
+    counts = IngestCounts()
+    try:
+        for batch in source.read(store.source_state(config.name)):
+            mapped = map_batch(batch.rows, ctx, run_id, utcnow())
+            with store.transaction():
+                added = store.insert_arrow(table, mapped.items)
+                quarantined = store.insert_arrow("quarantine", mapped.quarantine)
+                store.set_source_state(config.name, batch.state, run_id)
+            counts.rows_read += len(batch.rows)
+            counts.quarantined += quarantined
+            counts.duplicates += (len(batch.rows) - added - quarantined)
+            if config.kind == "feedback":
+                counts.feedback_added += added
+            else:
+                counts.complaints_added += added
+    except (SourceError, FileNotFoundError) as exc:
+        # A source that cannot be read is reported, and the other sources still run.
+        log.error("source %s failed: %s", config.name, exc)
+        counts.errors.append(f"{config.name}: {exc}")
+    log.info("source %s: read %d, new feedback %d, new complaints %d, quarantined %d, "
+             "already stored %d", config.name, counts.rows_read, counts.feedback_added,
+             counts.complaints_added, counts.quarantined, counts.duplicates)
+    return counts
+
+
+@dataclass
+class ClassifyCounts:
+    pending: int = 0
+    classified: int = 0
+    reused: int = 0
+
+
+def _score_json(scores: dict[str, float]) -> str:
+    return json.dumps({k: round(float(v), 6) for k, v in scores.items()}, sort_keys=True)
+
+
+PREDICTION_SCHEMA = pa.schema([
+    ("item_id", pa.string()), ("model_version", pa.string()), ("item_kind", pa.string()),
+    ("content_hash", pa.string()), ("sentiment", pa.string()), ("sentiment_score", pa.float64()),
+    ("failure_types", pa.list_(pa.string())), ("failure_scores", pa.string()),
+    ("responses", pa.list_(pa.string())), ("response_scores", pa.string()),
+    ("run_id", pa.string()), ("predicted_at", pa.timestamp("us")),
+])
+
+
+def classify_pending(store: Store, classifier: Classifier, run_id: str, *, chunk_size: int = 512,
+                     batch_size: int = 32) -> ClassifyCounts:
+    """Classify items that lack a prediction for this model version.
+
+    A text whose hash already has a prediction for this version is copied, never re-run, and
+    identical texts within a chunk go through the model once.
+    """
+    version = classifier.version
+    pending = store.query("pending_classification", [version]).to_pylist()
+    counts = ClassifyCounts(pending=len(pending))
+    if not pending:
+        log.info("classify: nothing new for model %s", version)
+        return counts
+    with progress_bar(len(pending), f"classifying with {version}") as advance:
+        for start in range(0, len(pending), chunk_size):
+            chunk = pending[start:start + chunk_size]
+            hashes = sorted({item["content_hash"] for item in chunk})
+            known = {row["content_hash"]: row
+                     for row in store.query("known_predictions", [version, hashes]).to_pylist()}
+            new_texts = {}
+            for item in chunk:
+                if item["content_hash"] not in known:
+                    new_texts.setdefault(item["content_hash"], item["text"])
+            predictions = classifier.predict(list(new_texts.values()), batch_size=batch_size)
+            for text_hash, prediction in zip(new_texts, predictions, strict=True):
+                known[text_hash] = {
+                    "sentiment": prediction.sentiment,
+                    "sentiment_score": float(prediction.sentiment_score),
+                    "failure_types": list(prediction.failure_types),
+                    "failure_scores": _score_json(prediction.failure_scores),
+                    "responses": list(prediction.responses),
+                    "response_scores": _score_json(prediction.response_scores),
+                }
+            now = utcnow()
+            rows = []
+            for item in chunk:
+                found = known[item["content_hash"]]
+                rows.append({
+                    "item_id": item["item_id"], "model_version": version,
+                    "item_kind": item["item_kind"], "content_hash": item["content_hash"],
+                    **{k: found[k] for k in ("sentiment", "sentiment_score", "failure_types",
+                                              "failure_scores", "responses", "response_scores")},
+                    "run_id": run_id, "predicted_at": now,
+                })
+            with store.transaction():
+                store.insert_arrow("predictions", pa.Table.from_pylist(rows,
+                                                                       schema=PREDICTION_SCHEMA))
+            counts.classified += len(new_texts)
+            counts.reused += len(chunk) - len(new_texts)
+            advance(len(chunk))
+    log.info("classify: %d items, %d texts through the model, %d predictions reused",
+             counts.pending, counts.classified, counts.reused)
+    return counts
+
+
+def refresh_aggregates(store: Store, taxonomy: Taxonomy) -> int:
+    """Reload root causes from the taxonomy and rebuild daily_trends; returns its row count."""
+    mapping = pa.table({
+        "failure_type": taxonomy.failure_type_ids,
+        "root_cause": [taxonomy.root_cause_of(t) for t in taxonomy.failure_type_ids],
+        "description": [ft.description for ft in taxonomy.failure_types.values()],
+    })
+    with store.transaction():
+        store.execute("DELETE FROM failure_type_root_causes")
+        store.insert_arrow("failure_type_root_causes", mapping)
+        store.run_script("rebuild_daily_trends")
+    return store.count("daily_trends")
+
+
+def record_counts(ingest: IngestCounts, classify: ClassifyCounts) -> dict[str, int]:
+    counts = {k: v for k, v in asdict(ingest).items() if k != "errors"}
+    counts.update(classified=classify.classified, predictions_reused=classify.reused)
+    return counts

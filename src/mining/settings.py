@@ -1,0 +1,29 @@
+"""Typed configuration. Read from `MINING_*` environment variables when `Settings()` is built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MINING_", extra="ignore")
+
+    db_path: Path = Field(Path("data/radar.duckdb"), description="The pipeline's working store.")
+    read_copy_path: Path = Field(
+        Path("data/radar_read.duckdb"),
+        description="Copy published after each run for analysts to open read-only.",
+    )
+    sources_config: Path = Path("config/sources.yaml")
+    taxonomy_path: Path = Path("config/taxonomy.yaml")
+    models_dir: Path = Path("models")
+    model_path: Path | None = Field(None, description="A model dir; default: the newest good model.")
+    shared_data: Path = Path("../shared/data")
+    cache_dir: Path = Path(".cache")
+    classify_batch_size: int = Field(32, ge=1)
+    classify_chunk_size: int = Field(512, ge=1, description="Items committed per transaction.")
+    ingest_batch_rows: int = Field(5000, ge=1)
+    max_text_chars: int = Field(20_000, ge=1)
+    torch_threads: int = Field(2, ge=1)

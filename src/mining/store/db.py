@@ -1,0 +1,237 @@
+"""The one module that executes SQL against the DuckDB store.
+
+Writes go through Arrow tables in short transactions; values are always bound, never formatted.
+Analysts read a copy published after each run, because DuckDB lets only one process hold a
+database file open for writing and then refuses every other opener, read-only ones included.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def utcnow() -> datetime:
+    """Naive UTC timestamp, the form every TIMESTAMP column holds."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _sql_resource(folder: str, name: str) -> str:
+    return resources.files("mining.store").joinpath(folder, name).read_text(encoding="utf-8")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) for every numbered migration, in order."""
+    found = []
+    for entry in resources.files("mining.store").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration numbers: {versions}")
+    return found
+
+
+def named_query(name: str) -> str:
+    """The SQL text of `queries/<name>.sql`."""
+    return _sql_resource("queries", f"{name}.sql")
+
+
+def _check_identifier(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+class Store:
+    """A read-write connection to the pipeline's DuckDB file, migrated on open."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+        self.con = con
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path | str, *, migrate: bool = True) -> Store:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = cls(duckdb.connect(str(path)), path)
+        if migrate:
+            store.apply_migrations()
+        return store
+
+    @classmethod
+    def in_memory(cls) -> Store:
+        store = cls(duckdb.connect(":memory:"), None)
+        store.apply_migrations()
+        return store
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -------------------------------------------------------------------------
+    def apply_migrations(self) -> list[int]:
+        """Apply the migrations not yet recorded in schema_version; each in its own transaction."""
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version "
+            "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        done = {row[0] for row in self.con.execute("SELECT version FROM schema_version").fetchall()}
+        applied = []
+        for version, name, sql in migrations():
+            if version in done:
+                continue
+            with self.transaction():
+                self.con.execute(sql)
+                self.con.execute(
+                    "INSERT INTO schema_version VALUES (?, ?, ?)", [version, name, utcnow()]
+                )
+            applied.append(version)
+        return applied
+
+    def schema_version(self) -> int:
+        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # -- primitives ---------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        return self.con.execute(sql, params or [])
+
+    def fetch_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        return self.con.sql(sql, params=list(params or [])).to_arrow_table()
+
+    def query(self, name: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run the named query file `queries/<name>.sql` and return its rows as Arrow."""
+        return self.fetch_arrow(named_query(name), params)
+
+    def run_script(self, name: str, params: Sequence[Any] | None = None) -> None:
+        """Run a named multi-statement query file (no result)."""
+        self.con.execute(named_query(name), params or [])
+
+    def insert_arrow(self, table: str, rows: pa.Table, *, on_conflict: str = "nothing") -> int:
+        """Bulk-insert Arrow rows by column name; returns how many rows were new."""
+        if rows.num_rows == 0:
+            return 0
+        if on_conflict not in ("nothing", "replace"):
+            raise ValueError(f"on_conflict must be 'nothing' or 'replace', not {on_conflict!r}")
+        verb = "INSERT OR REPLACE" if on_conflict == "replace" else "INSERT"
+        tail = " ON CONFLICT DO NOTHING" if on_conflict == "nothing" else ""
+        self.con.register("_incoming", rows)
+        try:
+            result = self.con.execute(
+                f"{verb} INTO {_check_identifier(table)} BY NAME SELECT * FROM _incoming{tail}"
+            ).fetchone()
+        finally:
+            self.con.unregister("_incoming")
+        return int(result[0]) if result else 0
+
+    def count(self, table: str) -> int:
+        row = self.con.execute(f"SELECT count(*) FROM {_check_identifier(table)}").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- source state -------------------------------------------------------------------
+    def source_state(self, source: str) -> dict[str, str | None]:
+        rows = self.con.execute(
+            "SELECT key, value FROM source_state WHERE source = ?", [source]
+        ).fetchall()
+        return {key: value for key, value in rows}
+
+    def set_source_state(self, source: str, values: dict[str, str | None], run_id: str) -> None:
+        if not values:
+            return
+        now = utcnow()
+        table = pa.table(
+            {
+                "source": [source] * len(values),
+                "key": list(values),
+                "value": list(values.values()),
+                "run_id": [run_id] * len(values),
+                "updated_at": [now] * len(values),
+            }
+        )
+        self.insert_arrow("source_state", table, on_conflict="replace")
+
+    # -- runs ---------------------------------------------------------------------------
+    def start_run(self, run_id: str, model_version: str | None) -> None:
+        self.con.execute(
+            "INSERT INTO runs (run_id, started_at, status, model_version) VALUES (?, ?, ?, ?)",
+            [run_id, utcnow(), "running", model_version],
+        )
+
+    def abandon_stale_runs(self) -> int:
+        """Mark runs left 'running' by a killed process; call only when no run is active."""
+        row = self.con.execute(
+            "UPDATE runs SET status = 'abandoned' WHERE status = 'running'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def finish_run(self, run_id: str, status: str, counts: dict[str, int], stage_seconds: str,
+                   model_version: str | None = None, error: str | None = None) -> None:
+        allowed = {"rows_read", "feedback_added", "complaints_added", "quarantined",
+                   "classified", "predictions_reused", "duplicates"}
+        unknown = set(counts) - allowed
+        if unknown:
+            raise ValueError(f"unknown run counters: {sorted(unknown)}")
+        values = [counts.get(name, 0) for name in sorted(allowed)]
+        assignments = ", ".join(f"{name} = ?" for name in sorted(allowed))
+        self.con.execute(
+            f"UPDATE runs SET {assignments}, status = ?, finished_at = ?, stage_seconds = ?, "
+            "model_version = coalesce(?, model_version), error = ? WHERE run_id = ?",
+            [*values, status, utcnow(), stage_seconds, model_version, error, run_id],
+        )
+
+    # -- publishing ---------------------------------------------------------------------
+    def publish_read_copy(self, target: Path) -> Path:
+        """Write a consistent copy for analysts and swap it in atomically.
+
+        Readers holding the old copy keep reading it; new readers get the new one.
+        """
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        partial.unlink(missing_ok=True)
+        self.con.execute("CHECKPOINT")
+        row = self.con.execute("SELECT current_database()").fetchone()
+        source = _check_identifier(str(row[0]) if row else "memory")
+        self.con.execute("ATTACH ? AS read_copy", [str(partial)])
+        try:
+            self.con.execute(f"COPY FROM DATABASE {source} TO read_copy")
+        finally:
+            self.con.execute("DETACH read_copy")
+        os.replace(partial, target)
+        return target
+
+
+def open_read_only(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """An analyst's connection: read-only, to the published copy."""
+    return duckdb.connect(str(path), read_only=True)
