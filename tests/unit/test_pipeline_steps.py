@@ -1,0 +1,121 @@
+"""Pipeline steps on a real DuckDB store: ingest counts, no repeated model work, trends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mining.pipeline import classify_pending, ingest_source, refresh_aggregates
+from mining.sources import FolderSource
+from mining.sources.config import FolderSourceConfig
+from mining.store.db import Store
+from mining.taxonomy import Taxonomy
+
+MAPPING = {"text": "text", "created_at": "date", "site": "site", "external_id": "id"}
+
+
+@dataclass
+class FakePrediction:
+    sentiment: str
+    sentiment_score: float
+    failure_types: list[str]
+    failure_scores: dict[str, float]
+    responses: list[str] = field(default_factory=list)
+    response_scores: dict[str, float] = field(default_factory=dict)
+
+
+class KeywordClassifier:
+    """A deterministic stand-in for the model: the thing under test here is the pipeline."""
+
+    version = "keyword-test/1"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[FakePrediction]:
+        self.seen.extend(texts)
+        out = []
+        for text in texts:
+            waiting = "wait" in text.lower()
+            out.append(FakePrediction("negative" if waiting else "positive", 0.9,
+                                      ["waiting"] if waiting else [],
+                                      {"waiting": 0.9 if waiting else 0.1}))
+        return out
+
+
+def write_csv(folder: Path, name: str, rows: list[tuple[str, str, str, str]]) -> None:
+    folder.mkdir(exist_ok=True)
+    lines = ["id,text,date,site"] + [",".join(r) for r in rows]
+    (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def ingest(store: Store, folder: Path, name: str = "reviews"):
+    config = FolderSourceConfig(name=name, kind="feedback", path=folder, mapping=MAPPING)
+    return ingest_source(store, FolderSource(config, batch_rows=2), config, "run-1",
+                         known_sites=frozenset({"Leeds", "York"}), max_text_chars=1000)
+
+
+def test_ingest_counts_add_up_and_rerun_adds_nothing(tmp_path: Path) -> None:
+    write_csv(tmp_path / "in", "a.csv", [
+        ("1", "waited an hour", "2026-01-01", "Leeds"),
+        ("2", "lovely staff", "2026-01-01", "York"),
+        ("2", "lovely staff", "2026-01-01", "York"),
+        ("3", "no such place", "2026-01-01", "Narnia"),
+        ("4", "", "2026-01-02", "Leeds"),
+    ])
+    store = Store.in_memory()
+    counts = ingest(store, tmp_path / "in")
+    assert (counts.rows_read, counts.feedback_added, counts.quarantined, counts.duplicates) == (
+        5, 2, 2, 1)
+    assert store.count("feedback") == 2 and store.count("quarantine") == 2
+    reasons = store.execute("SELECT reason, line FROM quarantine ORDER BY line").fetchall()
+    assert reasons == [("unknown_site", 5), ("empty_text", 6)]
+    again = ingest(store, tmp_path / "in")
+    assert again.rows_read == 0 and store.count("feedback") == 2
+
+
+def test_missing_folder_is_reported_not_fatal(tmp_path: Path) -> None:
+    counts = ingest(Store.in_memory(), tmp_path / "nowhere")
+    assert counts.rows_read == 0
+    assert "folder not found" in counts.errors[0]
+
+
+def test_each_text_goes_through_the_model_once(tmp_path: Path) -> None:
+    write_csv(tmp_path / "in", "a.csv", [
+        ("1", "waited an hour", "2026-01-01", "Leeds"),
+        ("2", "Waited  an hour", "2026-01-02", "York"),
+        ("3", "great", "2026-01-02", "York"),
+    ])
+    store = Store.in_memory()
+    ingest(store, tmp_path / "in")
+    model = KeywordClassifier()
+    first = classify_pending(store, model, "run-1", chunk_size=2)
+    assert (first.pending, first.classified, first.reused) == (3, 2, 1)
+    assert len(model.seen) == 2
+    second = classify_pending(store, model, "run-2")
+    assert (second.pending, second.classified) == (0, 0) and len(model.seen) == 2
+    # A new item with a known text reuses the stored prediction: still no model work.
+    write_csv(tmp_path / "in", "b.csv", [("9", "great", "2026-01-03", "Leeds")])
+    ingest(store, tmp_path / "in")
+    third = classify_pending(store, model, "run-3")
+    assert (third.classified, third.reused) == (0, 1) and len(model.seen) == 2
+    assert store.count("predictions") == 4
+
+
+def test_daily_trends_count_negative_items_per_type(tmp_path: Path, repo_root: Path) -> None:
+    write_csv(tmp_path / "in", "a.csv", [
+        ("1", "waited an hour", "2026-01-01", "Leeds"),
+        ("2", "wait again", "2026-01-01", "Leeds"),
+        ("3", "great", "2026-01-01", "Leeds"),
+        ("4", "great food", "2026-01-02", "York"),
+    ])
+    store = Store.in_memory()
+    ingest(store, tmp_path / "in")
+    classify_pending(store, KeywordClassifier(), "run-1")
+    refresh_aggregates(store, Taxonomy.load(repo_root / "config" / "taxonomy.yaml"))
+    rows = store.execute(
+        "SELECT site, failure_type, root_cause, negative_items, site_day_items, negative_share "
+        "FROM daily_negative WHERE day = DATE '2026-01-01' ORDER BY failure_type").fetchall()
+    assert rows == [("Leeds", "none", "none", None, 3, None),
+                    ("Leeds", "waiting", "process_system", 2, 3, 2 / 3)]
