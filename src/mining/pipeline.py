@@ -132,7 +132,7 @@ def classify_pending(store: Store, classifier: Classifier, run_id: str, *, chunk
             hashes = sorted({item["content_hash"] for item in chunk})
             known = {row["content_hash"]: row
                      for row in store.query("known_predictions", [version, hashes]).to_pylist()}
-            new_texts = {}
+            new_texts: dict[str, str] = {}
             for item in chunk:
                 if item["content_hash"] not in known:
                     new_texts.setdefault(item["content_hash"], item["text"])

@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     sources_config: Path = Path("config/sources.yaml")
     taxonomy_path: Path = Path("config/taxonomy.yaml")
     models_dir: Path = Path("models")
-    model_path: Path | None = Field(None, description="A model dir; default: the newest good model.")
+    model_path: Path | None = Field(None, description="A model dir; default: newest good one.")
     shared_data: Path = Path("../shared/data")
     cache_dir: Path = Path(".cache")
     classify_batch_size: int = Field(32, ge=1)

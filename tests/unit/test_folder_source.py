@@ -29,10 +29,10 @@ def read(src: FolderSource, state: dict[str, str | None]) -> list:
 
 def test_csv_rows_with_bad_encoding_and_wrong_width_are_flagged(tmp_path: Path) -> None:
     content = (
-        "text,date,site\n"
-        "good one,2026-01-01,Leeds\n"
-        "\"multi\nline, quoted\",2026-01-02,York\n"
-    ).encode() + "caf\xe9 latin-1,2026-01-03,Leeds\n".encode("latin-1") + b"too,many,fields,here\n"
+        b"text,date,site\n"
+        b"good one,2026-01-01,Leeds\n"
+        b"\"multi\nline, quoted\",2026-01-02,York\n"
+    ) + "caf\xe9 latin-1,2026-01-03,Leeds\n".encode("latin-1") + b"too,many,fields,here\n"
     (tmp_path / "a.csv").write_bytes(b"\xef\xbb\xbf" + content)
     rows = read(source(tmp_path), {})
     assert [r.data["text"] for r in rows[:2]] == ["good one", "multi\nline, quoted"]
