@@ -136,7 +136,8 @@ def to_state_dict(packed: PackedModel) -> dict[str, torch.Tensor]:
     positions = torch.zeros(max_pos + 2, hidden)
     positions[2:] = _floats(t["emb.pos"][2], (max_pos, hidden))
     state["embeddings.position_embeddings.weight"] = positions
-    state["embeddings.token_type_embeddings.weight"] = _floats(t["emb.type"][2], (int(c["TVS"]), hidden))
+    state["embeddings.token_type_embeddings.weight"] = _floats(
+        t["emb.type"][2], (int(c["TVS"]), hidden))
     state["embeddings.LayerNorm.weight"] = _floats(t["emb.ln.w"][2], (hidden,))
     state["embeddings.LayerNorm.bias"] = _floats(t["emb.ln.b"][2], (hidden,))
     linear = {"q": ("attention.self.query", hidden, hidden),

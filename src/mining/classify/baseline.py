@@ -1,0 +1,77 @@
+"""The baseline a user would otherwise pick: TF-IDF + logistic regression, same data and heads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion
+
+from mining.classify.data import FAILURE_TYPES, RESPONSES, Example
+
+
+@dataclass
+class BaselinePrediction:
+    sentiment: str
+    failure_types: list[str]
+    responses: list[str]
+
+
+class TfidfBaseline:
+    """Word and character n-grams (characters carry Chinese), one LR per head / label."""
+
+    def __init__(self, seed: int = 13) -> None:
+        self.features = FeatureUnion([
+            ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                      max_features=100_000)),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=2,
+                                      sublinear_tf=True, max_features=100_000)),
+        ])
+        self.seed = seed
+        self.sentiment: LogisticRegression | None = None
+        self.failure: dict[str, LogisticRegression | None] = {}
+        self.response: dict[str, LogisticRegression | None] = {}
+
+    def _fit_binary(self, x: object, rows: list[int],
+                    targets: list[int]) -> LogisticRegression | None:
+        if len(set(targets)) < 2:
+            return None
+        model = LogisticRegression(max_iter=2000, C=4.0, class_weight="balanced",
+                                   random_state=self.seed)
+        model.fit(x[rows], targets)  # type: ignore[index]
+        return model
+
+    def fit(self, examples: Sequence[Example]) -> TfidfBaseline:
+        x = self.features.fit_transform([e.text for e in examples])
+        rows = [i for i, e in enumerate(examples) if e.sentiment]
+        self.sentiment = LogisticRegression(max_iter=2000, C=4.0, random_state=self.seed)
+        self.sentiment.fit(x[rows], [examples[i].sentiment for i in rows])
+        for label in FAILURE_TYPES:
+            known = [i for i, e in enumerate(examples) if label in e.failures]
+            self.failure[label] = self._fit_binary(
+                x, known, [examples[i].failures[label] for i in known])
+        for label in RESPONSES:
+            known = [i for i, e in enumerate(examples) if label in e.responses]
+            self.response[label] = self._fit_binary(
+                x, known, [examples[i].responses[label] for i in known])
+        return self
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[BaselinePrediction]:
+        assert self.sentiment is not None, "fit the baseline first"
+        x = self.features.transform(list(texts))
+        sentiments = self.sentiment.predict(x)
+
+        def positive(models: dict[str, LogisticRegression | None]) -> dict[str, np.ndarray]:
+            return {label: (m.predict_proba(x)[:, 1] >= 0.5) if m is not None
+                    else np.zeros(len(texts), dtype=bool) for label, m in models.items()}
+
+        failures = positive(self.failure)
+        responses = positive(self.response)
+        return [BaselinePrediction(
+            str(sentiments[i]),
+            [label for label in FAILURE_TYPES if failures[label][i]],
+            [label for label in RESPONSES if responses[label][i]],
+        ) for i in range(len(texts))]

@@ -1,0 +1,148 @@
+"""The model card (README.md in the model directory), rendered from metrics.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mining.classify.data import AIRLINE_REASONS, PEOPLE_RULES, RESPONSE_RULES, RESTAURANT_ASPECTS
+
+BARS = [
+    ("airline", "sentiment", "accuracy", 0.85, "airline tweets: sentiment accuracy"),
+    ("airline", "failure_types", "macro_f1", 0.72, "airline tweets: failure-type macro-F1"),
+    ("chinese_hotel", "sentiment", "accuracy", 0.90, "Chinese hotel reviews: sentiment accuracy"),
+    ("gold_test", "response", "micro.precision", 0.80,
+     "customer-response precision (gold held-out part)"),
+]
+
+
+def _get(result: dict[str, Any], head: str, metric: str) -> float | None:
+    value: Any = result.get(head)
+    for part in metric.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value if isinstance(value, int | float) else None
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _bars(metrics: dict[str, Any]) -> list[str]:
+    lines = ["| bar | target | model (int8) | baseline | met |", "|---|---|---|---|---|"]
+    for split, head, metric, target, label in BARS:
+        entry = metrics["validation"].get(split)
+        if entry is None:
+            lines.append(f"| {label} | ≥ {target} | not measured (no such split) | – | no |")
+            continue
+        model = _get(entry["model_int8"], head, metric)
+        baseline = _get(entry["baseline_tfidf_lr"], head, metric)
+        met = "yes" if model is not None and model >= target else "**no**"
+        lines.append(f"| {label} | ≥ {target} | {_fmt(model)} | {_fmt(baseline)} | {met} |")
+    return lines
+
+
+def _side_by_side(name: str, entry: dict[str, Any]) -> list[str]:
+    lines = [f"### {name} (n = {entry['n']})", "",
+             "| figure | model int8 | model fp32 | TF-IDF + LR |", "|---|---|---|---|"]
+    rows = [("sentiment accuracy", "sentiment", "accuracy"),
+            ("sentiment macro-F1", "sentiment", "macro_f1"),
+            ("failure-type macro-F1 (types present)", "failure_types", "macro_f1"),
+            ("response micro precision", "response", "micro.precision"),
+            ("response micro recall", "response", "micro.recall")]
+    for label, head, metric in rows:
+        values = [_get(entry[k], head, metric)
+                  for k in ("model_int8", "model_fp32", "baseline_tfidf_lr")]
+        if any(v is not None for v in values):
+            lines.append(f"| {label} | " + " | ".join(_fmt(v) for v in values) + " |")
+    lines.append("")
+    for head, title in (("sentiment", "per class"), ("failure_types", "per failure type"),
+                        ("response", "per response")):
+        model = entry["model_int8"].get(head)
+        base = entry["baseline_tfidf_lr"].get(head)
+        if not model:
+            continue
+        per = model.get("per_class") or model.get("per_label")
+        per_base = (base or {}).get("per_class") or (base or {}).get("per_label") or {}
+        lines += [f"{head}, {title} (model int8 | baseline):", "",
+                  "| label | n | P | R | F1 | baseline F1 |", "|---|---|---|---|---|---|"]
+        for label, m in per.items():
+            if m["n"] == 0 and m.get("predicted", 0) == 0:
+                continue
+            lines.append(f"| {label} | {m['n']} | {m['precision']:.3f} | {m['recall']:.3f} | "
+                         f"{m['f1']:.3f} | {per_base.get(label, {}).get('f1', 0):.3f} |")
+        lines.append("")
+    return lines
+
+
+def render(metrics: dict[str, Any]) -> str:
+    cfg = metrics["config"]
+    base = metrics["base"]
+    lines = [
+        f"# {metrics['name']} {metrics['version']}", "",
+        "Reads one feedback text (English or Chinese) and returns sentiment, service-failure "
+        "types (multi-label) and customer-response signals (voice, exit, word of mouth, third "
+        "party). Fine-tuned by `mining train`; shipped as int8 ONNX (`model.int8.onnx`), run "
+        "with ONNX Runtime.", "",
+        f"- created: {metrics['created']}",
+        f"- base model: {base['description']} — from the PyPI package `{base['package']}` "
+        f"{base['version']} (no download at run time)",
+        f"- training time on this machine (2 CPU cores): {metrics['train_seconds']:.0f} s "
+        f"({len(metrics['history'])} epochs: "
+        + ", ".join(f"{h['seconds']:.0f} s" for h in metrics["history"]) + ")",
+        f"- inference (int8 ONNX, 2 threads) on the airline validation tweets: "
+        f"{metrics['speed_int8_airline_validation']['texts_per_second']} texts/s "
+        "(full benchmark: `bench/classify_speed.py`, figures in the repository README)",
+        f"- good (matches or beats the baseline's sentiment accuracy on airline and Chinese "
+        f"validation): {metrics['good']}", "",
+        "## Quality bars (validation splits never trained on)", "", *_bars(metrics), "",
+        "## Data", "",
+        "| file | sha256 | rows |", "|---|---|---|",
+        *[f"| `{f['path']}` | `{f['sha256'][:16]}…` | {f['rows_in_file']} |"
+          for f in metrics["data_files"]],
+        "", "Training examples per set: "
+        + ", ".join(f"{k} {v}" for k, v in metrics["training_examples"].items()) + ".", "",
+        "Splits are fixed by a hash of each row's id "
+        "(`split_of` in `src/mining/classify/data.py`): "
+        "80 % train, 10 % dev (early decisions and thresholds), 10 % validation (reported). "
+        "Restaurants are validated on MAMS `val.xml`; the gold set's `test` part is held out.", "",
+        "## Label mappings", "",
+        "- airline `negativereason` → failure type: "
+        + "; ".join(f"{k} → {v}" for k, v in AIRLINE_REASONS.items())
+        + ". Positive and neutral tweets have no failure; `airline_sentiment` → sentiment.",
+        "- SemEval-2014 / MAMS negative aspects: "
+        + "; ".join(f"{k} → {v}" for k, v in RESTAURANT_ASPECTS.items())
+        + "; service/staff → the first matching rule of "
+        + ", ".join(f"`{name}`" for name, _ in PEOPLE_RULES)
+        + " (keyword rules in `data.py`), else the four people-facing types are left unknown. "
+        "Sentence sentiment where the aspect polarities agree.",
+        "- ChnSentiCorp hotel reviews → Chinese sentiment (negative / positive).",
+        "- customer response: the gold set where present; elsewhere weak labels from keyword "
+        "rules (" + ", ".join(RESPONSE_RULES) + ") that mark clear statements; a text no rule "
+        "matches counts as negative for that label (noisy).", "",
+        "## Hyperparameters", "",
+        "```json", *[f"{k}: {v}" for k, v in cfg.items() if k != "data"],
+        f"data: {cfg['data']}", "```", "",
+        "Decision thresholds (tuned on dev / gold train, never on validation):", "",
+        f"- failure types: {metrics['thresholds']['failure']}",
+        f"- responses: {metrics['thresholds']['response']}", "",
+        "## Validation results, model and baseline side by side", "",
+    ]
+    for name, entry in metrics["validation"].items():
+        lines += _side_by_side(name, entry)
+    lines += [
+        "## Known limits", "",
+        "- The failure taxonomy is learnt mostly from airline and restaurant English text; "
+        "Chinese failure types rely on the multilingual encoder's transfer and the small gold "
+        "set. Chinese training data only labels sentiment (positive / negative, no neutral).",
+        "- `promise_mismatch` and `system_failure` have no public labels: only the gold set "
+        "speaks for them.",
+        "- Weak response labels are keyword-based: the model partly learns the keywords.",
+        "- The encoder weights come from a 4-bit copy of multilingual-e5-small, then fine-tuned; "
+        "the shipped model is quantised again to int8 (fp32 vs int8 figures above).",
+        "- Texts are truncated to "
+        f"{cfg['max_length']} tokens.", "",
+        "Reproduce: `mining train --config config/train.yaml`, then "
+        "`mining evaluate --data FILE.csv --json OUT.json`.",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,245 @@
+"""Training and validation data from the shared labelled sets, mapped onto the taxonomy.
+
+Every example carries only the labels its data set really has; a missing label is `None` (the
+head is not trained on it) and, for failure types and responses, a per-label mask says which
+labels are known. Splits are fixed by a hash of each row's stable id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+FAILURE_TYPES = ["staff_attitude", "staff_error", "waiting", "booking_availability",
+                 "product_quality", "cleanliness_facilities", "price_billing", "promise_mismatch",
+                 "system_failure", "customer_service", "other"]
+SENTIMENTS = ["negative", "neutral", "positive"]
+RESPONSES = ["voice", "exit", "word_of_mouth", "third_party"]
+
+AIRLINE_REASONS = {
+    "Late Flight": "waiting", "longlines": "waiting",
+    "Customer Service Issue": "customer_service",
+    "Flight Attendant Complaints": "staff_attitude",
+    "Cancelled Flight": "booking_availability", "Flight Booking Problems": "booking_availability",
+    "Lost Luggage": "staff_error", "Damaged Luggage": "staff_error",
+    "Bad Flight": "product_quality",
+    "Can't Tell": "other",
+}
+# Types the airline data can speak about: a negative tweet names exactly one of them.
+AIRLINE_TYPES = sorted(set(AIRLINE_REASONS.values()))
+
+RESTAURANT_ASPECTS = {
+    "food": "product_quality", "menu": "product_quality", "price": "price_billing",
+    "ambience": "cleanliness_facilities", "place": "cleanliness_facilities",
+}
+PEOPLE_ASPECTS = {"service", "staff"}
+# Rule for negative service/staff sentences: the first matching pattern names the type; a
+# sentence that matches none leaves the four people-facing types unknown (masked).
+PEOPLE_RULES = [
+    ("waiting", re.compile(r"\b(wait\w*|slow\w*|minutes|hours?|forever|took (so )?long|"
+                           r"never came|late)\b", re.I)),
+    ("staff_error", re.compile(r"\b(wrong|forgot\w*|mistake\w*|mix(ed)? up|missing|"
+                               r"never (got|brought|received))\b", re.I)),
+    ("customer_service", re.compile(r"\b(manager|complain\w*|apolog\w*|refund\w*)\b", re.I)),
+    ("staff_attitude", re.compile(r"\b(rude\w*|attitude|arrogant|snob\w*|condescend\w*|"
+                                  r"unfriendly|ignor\w*|yell\w*|obnoxious|nasty|surly|"
+                                  r"inattentive|horrible|terrible|awful|bad|poor)\b", re.I)),
+]
+PEOPLE_TYPES = ["staff_attitude", "staff_error", "waiting", "customer_service"]
+
+
+@dataclass
+class Example:
+    uid: str
+    dataset: str
+    text: str
+    language: str
+    sentiment: str | None = None
+    failures: dict[str, int] = field(default_factory=dict)   # known labels only
+    responses: dict[str, int] = field(default_factory=dict)  # known labels only
+
+
+def bucket(uid: str) -> int:
+    """0-99, fixed by the id: the split never changes between runs or machines."""
+    return int(hashlib.sha256(uid.encode()).hexdigest()[:8], 16) % 100
+
+
+def split_of(uid: str, dev: int = 10, validation: int = 10) -> str:
+    b = bucket(uid)
+    if b < validation:
+        return "validation"
+    if b < validation + dev:
+        return "dev"
+    return "train"
+
+
+def airline_examples(path: Path) -> list[Example]:
+    frame = pd.read_csv(path, dtype={"tweet_id": str})
+    out = []
+    for row in frame.itertuples(index=False):
+        failures = dict.fromkeys(AIRLINE_TYPES, 0)
+        if row.airline_sentiment == "negative" and isinstance(row.negativereason, str):
+            failures[AIRLINE_REASONS[row.negativereason]] = 1
+        elif row.airline_sentiment == "negative":
+            failures = {}
+        out.append(Example(f"airline:{row.tweet_id}", "airline", str(row.text), "en",
+                           str(row.airline_sentiment), failures))
+    return out
+
+
+def _sentence_examples(path: Path, dataset: str) -> list[Example]:
+    out = []
+    for index, sentence in enumerate(ET.parse(path).getroot().iter("sentence")):
+        text = (sentence.findtext("text") or "").strip()
+        aspects = [(a.get("category", ""), a.get("polarity", ""))
+                   for a in sentence.iter("aspectCategory")]
+        if not text or not aspects:
+            continue
+        polarities = {p for _, p in aspects if p in ("negative", "neutral", "positive")}
+        strong = polarities - {"neutral"}
+        sentiment = None
+        if len(strong) == 1:
+            sentiment = strong.pop()
+        elif polarities == {"neutral"}:
+            sentiment = "neutral"
+        failures = {t: 0 for t in FAILURE_TYPES if t not in ("promise_mismatch",
+                                                            "system_failure", "other")}
+        for category, polarity in aspects:
+            if polarity != "negative":
+                continue
+            if category in RESTAURANT_ASPECTS:
+                failures[RESTAURANT_ASPECTS[category]] = 1
+            elif category in PEOPLE_ASPECTS:
+                people = next((t for t, rule in PEOPLE_RULES if rule.search(text)), None)
+                if people is None:
+                    for t in PEOPLE_TYPES:
+                        if failures.get(t) == 0:
+                            del failures[t]
+                else:
+                    failures[people] = 1
+            else:  # anecdotes/miscellaneous: some failure, type unknown
+                failures = {k: v for k, v in failures.items() if v == 1}
+        uid = f"{dataset}:{sentence.get('id') or index}"
+        out.append(Example(uid, dataset, text, "en", sentiment, failures))
+    return out
+
+
+def restaurant_examples(shared: Path) -> list[Example]:
+    return (_sentence_examples(shared / "semeval2014_restaurants" / "train.xml", "semeval")
+            + _sentence_examples(shared / "mams_acsa" / "train.xml", "mams"))
+
+
+def restaurant_validation(shared: Path) -> list[Example]:
+    return _sentence_examples(shared / "mams_acsa" / "val.xml", "mams_val")
+
+
+def chinese_hotel_examples(path: Path) -> list[Example]:
+    frame = pd.read_csv(path)
+    out = []
+    for index, row in enumerate(frame.itertuples(index=False)):
+        text = str(row.review).strip() if isinstance(row.review, str) else ""
+        if text:
+            out.append(Example(f"chnsenticorp:{index}", "chnsenticorp", text, "zh",
+                               "positive" if int(row.label) == 1 else "negative"))
+    return out
+
+
+def cfpb_examples(path: Path, max_chars: int = 1500) -> list[Example]:
+    frame = pd.read_csv(path, dtype={"Complaint ID": str})
+    frame = frame[frame["Consumer complaint narrative"].notna()]
+    return [Example(f"cfpb:{row['Complaint ID']}", "cfpb",
+                    str(row["Consumer complaint narrative"])[:max_chars], "en")
+            for _, row in frame.iterrows()]
+
+
+def _ids(value: object) -> list[str] | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return [] if value.strip() == "none" else [v.strip() for v in value.split(";") if v.strip()]
+
+
+def gold_examples(path: Path) -> list[Example]:
+    """The hand-labelled gold set (data/labels/gold.csv); its `split` column is kept."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    out = []
+    for row in frame.itertuples(index=False):
+        failures = _ids(row.failure_types)
+        responses = _ids(row.response)
+        out.append(Example(
+            f"gold:{row.id}", f"gold_{row.split}", row.text, row.language or "en",
+            row.sentiment or None,
+            {t: int(t in failures) for t in FAILURE_TYPES} if failures is not None else {},
+            {r: int(r in responses) for r in RESPONSES} if responses is not None else {}))
+    return out
+
+
+# -- weak labels for customer response -------------------------------------------------------
+# No public set labels customer response. These labelling functions mark clear statements; an
+# example with no match is taken as negative for that label (noisy, documented in the card).
+RESPONSE_RULES: dict[str, re.Pattern[str]] = {
+    "voice": re.compile(
+        r"\b(i|we) (have )?(called|phoned|emailed|e-mailed|wrote to|complained|spoke to|"
+        r"talked to|contacted|dm'?d|messaged|filed a (complaint|claim)|disputed)\b|"
+        r"\b(on hold|hold time|your (agent|rep|customer service)|the manager said|"
+        r"customer service (said|told|hung))\b|"
+        r"投诉|打电话|找了?(经理|前台|客服)|向.{0,6}反映|客服说",
+        re.I),
+    "exit": re.compile(
+        r"\b(never (fly(ing)?|stay(ing)?|com(e|ing) back|go(ing)? back|eat(ing)? here|use|"
+        r"again)|won'?t be (flying|back|returning|using)|last time i (fly|fly with|stay|use)|"
+        r"switch(ing|ed)? (to|airlines|banks)|(lost|losing) (a|my|your) (customer|business)|"
+        r"clos(ed|ing) (my|the) account|done with (you|@)|take my business elsewhere)\b|"
+        r"再也不|不会再|下次(不|再也)|最后一次|拉黑",
+        re.I),
+    "word_of_mouth": re.compile(
+        r"\b(tell(ing)? (all|every|my)|told (all|every|my) (friends|family)|warn(ing)? "
+        r"(others|everyone|you|people)|avoid (this|these|at all)|stay away|do not (stay|fly|"
+        r"eat|book)|don'?t (stay|fly|eat|book) (here|with)|spread(ing)? the word|never recommend"
+        r"|would not recommend|wouldn'?t recommend)\b|"
+        r"告诉(朋友|大家|身边)|提醒大家|大家(千万|不要|别)|"
+        r"千万(别|不要)|劝大家|不推荐",
+        re.I),
+    "third_party": re.compile(
+        r"\b(dot|faa|bbb|better business bureau|cfpb|consumer financial protection|attorney"
+        r"( general)?|lawyer|lawsuit|sue|suing|legal action|small claims|regulator|ombudsman|"
+        r"news|media|press|reporter|ftc|state (ag|attorney))\b|"
+        r"消协|消费者协会|12315|工商|媒体|律师|"
+        r"起诉|曝光|监管",
+        re.I),
+}
+
+
+def weak_responses(text: str) -> dict[str, int]:
+    return {label: int(bool(rule.search(text))) for label, rule in RESPONSE_RULES.items()}
+
+
+def with_weak_responses(examples: Iterable[Example]) -> list[Example]:
+    out = []
+    for example in examples:
+        if not example.responses:
+            example.responses = weak_responses(example.text)
+        out.append(example)
+    return out
+
+
+def to_eval_frame(examples: list[Example]) -> pd.DataFrame:
+    """The evaluation CSV layout (text, sentiment, failure_types, response, language)."""
+    rows = []
+    for e in examples:
+        failures = ";".join(k for k, v in e.failures.items() if v) or "none"
+        # Partially known failure labels are not a full labelling: leave them empty.
+        complete = set(e.failures) == set(FAILURE_TYPES) or set(e.failures) == set(AIRLINE_TYPES)
+        responses = ";".join(k for k, v in e.responses.items() if v) or "none"
+        rows.append({
+            "text": e.text, "sentiment": e.sentiment or "",
+            "failure_types": failures if e.failures and complete else "",
+            "response": responses if e.responses else "", "language": e.language,
+            "dataset": e.dataset,
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,267 @@
+"""The fine-tuned feedback classifier: one encoder, three heads, int8 ONNX at inference.
+
+Training uses `MultiHeadModel` (torch). The shipped artefact is the same network exported to
+ONNX and quantised to int8, run with ONNX Runtime: smaller (fits in git) and faster on CPU.
+`FeedbackClassifier` owns predict / save / load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+log = logging.getLogger("mining")
+
+ONNX_FILE = "model.int8.onnx"
+LABELS_FILE = "labels.json"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "char_map.json")
+
+
+class MultiHeadModel(nn.Module):
+    """Encoder + mean pooling + sentiment (softmax), failure and response (sigmoid) heads."""
+
+    def __init__(self, encoder: nn.Module, hidden: int, n_sentiment: int, n_failure: int,
+                 n_response: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.sentiment = nn.Linear(hidden, n_sentiment)
+        self.failure = nn.Linear(hidden, n_failure)
+        self.response = nn.Linear(hidden, n_response)
+
+    def forward(self, input_ids: torch.Tensor,
+                attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = self.dropout((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0))
+        return self.sentiment(pooled), self.failure(pooled), self.response(pooled)
+
+
+class ProbabilityModel(nn.Module):
+    """What is exported: probabilities instead of logits."""
+
+    def __init__(self, model: MultiHeadModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor,
+                attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        sentiment, failure, response = self.model(input_ids, attention_mask)
+        return sentiment.softmax(-1), failure.sigmoid(), response.sigmoid()
+
+
+@dataclass
+class Prediction:
+    sentiment: str
+    sentiment_score: float
+    sentiment_scores: dict[str, float]
+    failure_types: list[str]
+    failure_scores: dict[str, float]
+    responses: list[str]
+    response_scores: dict[str, float]
+
+
+@dataclass
+class LabelSpace:
+    """Label ids, decision thresholds and the tokenisation settings saved with a model."""
+
+    name: str
+    version: str
+    sentiments: list[str]
+    failure_types: list[str]
+    responses: list[str]
+    failure_thresholds: dict[str, float]
+    response_thresholds: dict[str, float]
+    max_length: int = 128
+
+    @classmethod
+    def load(cls, path: Path) -> LabelSpace:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.__dict__, indent=2), encoding="utf-8")
+
+
+class TextEncoder:
+    """Tokeniser with the base model's character map; truncates, never fails on odd text."""
+
+    def __init__(self, model_dir: Path, max_length: int) -> None:
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length)
+        raw = json.loads((model_dir / "char_map.json").read_text(encoding="utf-8"))
+        self.char_map = {int(k): v for k, v in raw.items()}
+        config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+        self.pad_id = self.tokenizer.token_to_id(config["pad_token"])
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        prepared = [(t or "").translate(self.char_map) for t in texts]
+        return [e.ids for e in self.tokenizer.encode_batch(prepared)]
+
+    def pad(self, ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        width = max(len(x) for x in ids)
+        input_ids = np.full((len(ids), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for row, seq in enumerate(ids):
+            input_ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        return input_ids, mask
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int,
+                          max_tokens: int = 8192) -> list[list[int]]:
+    """Indices grouped by similar length (less padding); a batch holds ≤ max_tokens tokens."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        if current and (len(current) >= batch_size
+                        or lengths[index] * (len(current) + 1) > max_tokens):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+class FeedbackClassifier:
+    """Inference with the int8 ONNX model. `predict` keeps the input order."""
+
+    def __init__(self, model_dir: Path, threads: int = 2) -> None:
+        import onnxruntime as ort
+
+        self.model_dir = Path(model_dir)
+        self.labels = LabelSpace.load(self.model_dir / LABELS_FILE)
+        self.text_encoder = TextEncoder(self.model_dir, self.labels.max_length)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(self.model_dir / ONNX_FILE), options,
+                                            providers=["CPUExecutionProvider"])
+
+    @property
+    def version(self) -> str:
+        return f"{self.labels.name}/{self.labels.version}"
+
+    @classmethod
+    def load(cls, model_dir: Path | str, threads: int = 2) -> FeedbackClassifier:
+        model_dir = Path(model_dir)
+        missing = [f for f in (ONNX_FILE, LABELS_FILE, *TOKENIZER_FILES)
+                   if not (model_dir / f).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{model_dir} is not a classifier directory; missing "
+                                    f"{', '.join(missing)}")
+        return cls(model_dir, threads)
+
+    def save(self, target: Path | str) -> Path:
+        """Copy the artefact (ONNX, tokenizer, labels, card) to another directory."""
+        target = Path(target)
+        target.mkdir(parents=True, exist_ok=True)
+        for path in self.model_dir.iterdir():
+            if path.is_file():
+                shutil.copy2(path, target / path.name)
+        return target
+
+    def probabilities(self, texts: Sequence[str], batch_size: int = 32
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sentiment, failure and response probabilities, one row per text, input order."""
+        n = len(texts)
+        labels = self.labels
+        sentiment = np.zeros((n, len(labels.sentiments)), dtype=np.float32)
+        failure = np.zeros((n, len(labels.failure_types)), dtype=np.float32)
+        response = np.zeros((n, len(labels.responses)), dtype=np.float32)
+        if n == 0:
+            return sentiment, failure, response
+        ids = self.text_encoder.encode(texts)
+        for batch in length_sorted_batches([len(x) for x in ids], batch_size):
+            input_ids, mask = self.text_encoder.pad([ids[i] for i in batch])
+            s, f, r = self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+            sentiment[batch], failure[batch], response[batch] = s, f, r
+        return sentiment, failure, response
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
+        unique = list(dict.fromkeys(texts))  # never run the same text twice
+        s, f, r = self.probabilities(unique, batch_size)
+        labels = self.labels
+        by_text: dict[str, Prediction] = {}
+        for row, text in enumerate(unique):
+            best = int(s[row].argmax())
+            fscores = {t: float(f[row, j]) for j, t in enumerate(labels.failure_types)}
+            rscores = {t: float(r[row, j]) for j, t in enumerate(labels.responses)}
+            by_text[text] = Prediction(
+                sentiment=labels.sentiments[best], sentiment_score=float(s[row, best]),
+                sentiment_scores={t: float(s[row, j]) for j, t in enumerate(labels.sentiments)},
+                failure_types=[t for t, p in fscores.items()
+                               if p >= labels.failure_thresholds.get(t, 0.5)],
+                failure_scores=fscores,
+                responses=[t for t, p in rscores.items()
+                           if p >= labels.response_thresholds.get(t, 0.5)],
+                response_scores=rscores,
+            )
+        return [by_text[text] for text in texts]
+
+
+def is_model_dir(path: Path) -> bool:
+    return (path / ONNX_FILE).is_file() and (path / LABELS_FILE).is_file()
+
+
+def default_model_path(models_dir: Path) -> Path:
+    """The newest good model: `models/DEFAULT` names it, else the newest model directory."""
+    pointer = models_dir / "DEFAULT"
+    if pointer.is_file():
+        chosen = models_dir / pointer.read_text(encoding="utf-8").strip()
+        if is_model_dir(chosen):
+            return chosen
+        raise FileNotFoundError(f"{pointer} names {chosen}, which is not a model directory")
+    candidates = sorted((p for p in models_dir.glob("*/*") if is_model_dir(p)),
+                        key=lambda p: p.name)
+    if not candidates:
+        raise FileNotFoundError(f"no trained model under {models_dir}: run `mining train`")
+    return candidates[-1]
+
+
+def load_classifier(model_path: Path | None, models_dir: Path,
+                    threads: int = 2) -> FeedbackClassifier:
+    path = model_path or default_model_path(models_dir)
+    log.info("loading classifier from %s", path)
+    return FeedbackClassifier.load(path, threads)
+
+
+def export_onnx(model: MultiHeadModel, sample: dict[str, Any], path: Path) -> None:
+    """Export with dynamic batch and sequence axes (TorchScript exporter, opset 17)."""
+    wrapper = ProbabilityModel(model).eval()
+    torch.onnx.export(
+        wrapper, (sample["input_ids"], sample["attention_mask"]), str(path),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["sentiment", "failure", "response"],
+        dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
+                      "attention_mask": {0: "batch", 1: "sequence"},
+                      "sentiment": {0: "batch"}, "failure": {0: "batch"},
+                      "response": {0: "batch"}},
+        opset_version=17, dynamo=False,
+    )
+
+
+def quantize_onnx(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)  # the quantiser logs every tensor at INFO
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Gather"])
+    finally:
+        root.setLevel(level)
