@@ -124,3 +124,7 @@ def _register_model_commands() -> None:
 
 
 _register_model_commands()
+
+
+if __name__ == "__main__":
+    app()

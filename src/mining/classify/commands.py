@@ -48,7 +48,7 @@ def evaluate(
     try:
         result = evaluate_file(classifier, data, json_out)
     except EvaluationDataError as exc:
-        console.print(f"[red]cannot evaluate:[/red] {exc}")
+        typer.echo(f"cannot evaluate: {exc}", err=True)
         raise typer.Exit(2) from exc
     table = Table(title=f"{classifier.version} on {data}")
     for column in ("head", "label", "n", "precision", "recall", "F1"):
@@ -88,7 +88,7 @@ def predict(
     with input.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or "text" not in reader.fieldnames:
-            console.print(f"[red]{input} has no `text` column[/red]")
+            typer.echo(f"cannot predict: {input} has no `text` column", err=True)
             raise typer.Exit(2)
         rows = list(reader)
     classifier = _classifier(model)

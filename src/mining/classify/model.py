@@ -254,14 +254,44 @@ def export_onnx(model: MultiHeadModel, sample: dict[str, Any], path: Path) -> No
     )
 
 
-def quantize_onnx(source: Path, target: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def quantize_onnx(source: Path, target: Path,
+                  calibration: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Static int8: weights per channel, activation ranges calibrated once on real text.
+
+    Dynamic quantisation measures each batch's activation range, so a text's scores would
+    depend on which texts share its batch; fixed ranges make every prediction independent of
+    batching (a killed and resumed run then stores exactly what an uninterrupted one does).
+    Only matrix products with a weight operand (and the embedding lookup) are quantised.
+    """
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    graph = onnx.load(str(source)).graph
+    weights = {init.name for init in graph.initializer}
+    nodes = [n.name for n in graph.node
+             if n.op_type in ("MatMul", "Gather") and any(i in weights for i in n.input)]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(calibration)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self.batches, None)
+            return None if batch is None else {"input_ids": batch[0], "attention_mask": batch[1]}
 
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.WARNING)  # the quantiser logs every tensor at INFO
     try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul", "Gather"])
+        quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QOperator,
+                        op_types_to_quantize=["MatMul", "Gather"], nodes_to_quantize=nodes,
+                        per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
     finally:
         root.setLevel(level)

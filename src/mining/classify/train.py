@@ -53,6 +53,9 @@ class DataConfig(BaseModel):
 
     shared: Path = Path("../shared/data")
     gold: Path | None = Path("data/labels/gold.csv")
+    gold_in_training: bool = Field(
+        False, description="Train on the gold set's train part too (else it only tunes the "
+                            "response thresholds); its test part is always held out.")
     airline_max: int = 9400
     restaurants_max: int = 2500
     chinese_max: int = 3000
@@ -140,7 +143,8 @@ def build_datasets(cfg: TrainConfig) -> tuple[list[Example], dict[str, list[Exam
         gold = data.gold_examples(cfg.data.gold)
         files.append(file_record(cfg.data.gold, len(gold)))
         gold_train = [e for e in gold if e.dataset == "gold_train"]
-        train += gold_train
+        if cfg.data.gold_in_training:
+            train += gold_train
         dev["gold_train"] = gold_train
         validation["gold_test"] = [e for e in gold if e.dataset == "gold_test"]
     train = data.with_weak_responses(train)
@@ -364,8 +368,17 @@ def _corpus(cfg: TrainConfig) -> Iterator[str]:
             yield e.text
 
 
+def calibration_batches(encoder: TextEncoder, dev: dict[str, list[Example]],
+                        per_set: int = 120) -> list[tuple[np.ndarray, np.ndarray]]:
+    texts = [e.text for name, ex in sorted(dev.items()) if name != "gold_train"
+             for e in ex[:per_set]]
+    ids = encoder.encode(texts)
+    return [encoder.pad([ids[i] for i in batch])
+            for batch in length_sorted_batches([len(x) for x in ids], 16)]
+
+
 def train_model(config_path: Path | None = None, cfg: TrainConfig | None = None) -> Path:
-    """Train, export to int8 ONNX, evaluate against the baseline and write the model dir."""
+    """Train, then export, evaluate against the baseline and write the model directory."""
     cfg = cfg or TrainConfig.load(config_path)
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
@@ -379,21 +392,46 @@ def train_model(config_path: Path | None = None, cfg: TrainConfig | None = None)
     model = build_model(base, cfg)
     history = fit(model, encoder, train, cfg)
     train_seconds = time.perf_counter() - started
-
     model_root = cfg.models_dir / cfg.name
-    version = next_version(model_root)
-    out = model_root / version
+    out = model_root / next_version(model_root)
+    (out / "checkpoint").mkdir(parents=True)
+    torch.save(model.state_dict(), out / "checkpoint" / "model.pt")
+    return finalize(out, cfg, model, base, encoder, (train, dev, validation, files),
+                    {"history": history, "train_seconds": round(train_seconds, 1)})
+
+
+def rebuild_from_checkpoint(model_dir: Path, config_path: Path | None = None) -> Path:
+    """Redo export, thresholds, evaluation and card from `checkpoint/model.pt` (no training)."""
+    cfg = TrainConfig.load(config_path)
+    torch.set_num_threads(cfg.threads)
+    previous = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+    datasets = build_datasets(cfg)
+    base = resolve_base(cfg.base, cfg.cache_dir, lambda: _corpus(cfg))
+    encoder = TextEncoder(base.model_dir, cfg.max_length)
+    model = build_model(base, cfg)
+    model.load_state_dict(torch.load(model_dir / "checkpoint" / "model.pt"))
+    return finalize(model_dir, cfg, model, base, encoder, datasets,
+                    {"history": previous["history"], "train_seconds": previous["train_seconds"]})
+
+
+def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncoder,
+             encoder: TextEncoder, datasets: tuple[list[Example], dict[str, list[Example]],
+                                                   dict[str, list[Example]], list[dict[str, Any]]],
+             training: dict[str, Any]) -> Path:
+    """Tune thresholds, export int8 ONNX, evaluate model and baseline, write card and metrics."""
+    started = time.perf_counter()
+    train, dev, validation, files = datasets
+    version = out.name
     checkpoint = out / "checkpoint"
-    checkpoint.mkdir(parents=True)
     labels = LabelSpace(cfg.name, version, SENTIMENTS, FAILURE_TYPES, RESPONSES, {}, {},
                         cfg.max_length)
-    torch_predictor = TorchPredictor(model.eval(), encoder, labels)
+    model.eval()
+    torch_predictor = TorchPredictor(model, encoder, labels)
     labels.failure_thresholds, labels.response_thresholds = tune_thresholds(torch_predictor, dev)
 
-    torch.save(model.state_dict(), checkpoint / "model.pt")
     sample = tensor_batch(encoder, encoder.encode(["a short sample", "一个例子 in two languages"]))
     export_onnx(model, sample, checkpoint / "model.onnx")
-    quantize_onnx(checkpoint / "model.onnx", out / ONNX_FILE)
+    quantize_onnx(checkpoint / "model.onnx", out / ONNX_FILE, calibration_batches(encoder, dev))
     for name in TOKENIZER_FILES:
         shutil.copy2(base.model_dir / name, out / name)
     labels.save(out / LABELS_FILE)
@@ -427,7 +465,7 @@ def train_model(config_path: Path | None = None, cfg: TrainConfig | None = None)
         "data_files": files,
         "training_examples": {ds: sum(e.dataset == ds for e in train)
                               for ds in sorted({e.dataset for e in train})},
-        "history": history, "train_seconds": round(train_seconds, 1),
+        **training,
         "thresholds": {"failure": labels.failure_thresholds,
                        "response": labels.response_thresholds},
         "validation": evaluation, "speed_int8_airline_validation": speed,
@@ -437,6 +475,6 @@ def train_model(config_path: Path | None = None, cfg: TrainConfig | None = None)
     (out / "README.md").write_text(card.render(metrics), encoding="utf-8")
     if good:
         (cfg.models_dir / "DEFAULT").write_text(f"{cfg.name}/{version}\n", encoding="utf-8")
-    log.info("model written to %s (good: %s) in %.0f s", out, good,
+    log.info("model written to %s (good: %s); export and evaluation took %.0f s", out, good,
              time.perf_counter() - started)
     return out
