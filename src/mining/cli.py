@@ -54,6 +54,9 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     prepare_environment()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        for noisy in ("httpx", "httpcore"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command()
