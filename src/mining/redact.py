@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import re
 
-EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
+EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
 # 13-19 digits, optionally grouped by single spaces or dashes.
 CARD = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
 PHONE = re.compile(
-    r"(?<![\w/.:$£€])"
+    r"(?<![A-Za-z0-9_/.:$£€])"
     r"(?:"
     r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}"  # international
     r"|(?:1[ .-])?\(\d{3}\)[ .-]?\d{3}[ .-]?\d{4}"                         # (555) 123-4567
     r"|(?:1[ .-])?\d{3}[.-]\d{3}[.-]\d{4}"                                   # 555-123-4567
     r"|(?:1[ .-])?\d{3} \d{3} \d{4}"                                         # 555 123 4567
     r"|1[3-9]\d{9}"                                                          # CN mobile
-    r")(?![\w/:])"
+    r")(?![A-Za-z0-9_/:])"
 )
 
 
