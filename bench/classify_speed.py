@@ -38,19 +38,33 @@ def real_texts(shared: Path, tweets: int, long: int) -> dict[str, list[str]]:
 
 
 def plain_pipeline_model(model_dir: Path, out: Path) -> Path:
-    """A sequence-classification copy of the fine-tuned encoder with the sentiment head."""
+    """A sequence-classification model over the same encoder, for the plain pipeline.
+
+    With the fp32 training checkpoint (`checkpoint/model.pt`, not committed) it carries the
+    fine-tuned weights and sentiment head. From a fresh clone it has the same architecture and
+    vocabulary with seeded random weights: the same compute, so the same speed.
+    """
+    from tokenizers import Tokenizer
     from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
 
-    metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
-    base_dir = Path(metrics["config"]["cache_dir"]) / "e5-small-trimmed"
-    config = XLMRobertaConfig.from_pretrained(base_dir, num_labels=3)
+    vocab = Tokenizer.from_file(str(model_dir / "tokenizer.json")).get_vocab_size()
+    config = XLMRobertaConfig(vocab_size=vocab, hidden_size=384, num_hidden_layers=12,
+                              num_attention_heads=12, intermediate_size=1536,
+                              max_position_embeddings=514, type_vocab_size=2, pad_token_id=1,
+                              bos_token_id=0, eos_token_id=2, num_labels=3)
+    torch.manual_seed(0)
     model = XLMRobertaForSequenceClassification(config)
-    state = torch.load(model_dir / "checkpoint" / "model.pt")
-    encoder = {k.removeprefix("encoder."): v for k, v in state.items()
-               if k.startswith("encoder.")}
-    model.roberta.load_state_dict(encoder, strict=False)
-    model.classifier.out_proj.weight.data = state["sentiment.weight"]
-    model.classifier.out_proj.bias.data = state["sentiment.bias"]
+    checkpoint = model_dir / "checkpoint" / "model.pt"
+    if checkpoint.is_file():
+        state = torch.load(checkpoint)
+        encoder = {k.removeprefix("encoder."): v for k, v in state.items()
+                   if k.startswith("encoder.")}
+        model.roberta.load_state_dict(encoder, strict=False)
+        model.classifier.out_proj.weight.data = state["sentiment.weight"]
+        model.classifier.out_proj.bias.data = state["sentiment.bias"]
+        print("plain pipeline: the fine-tuned fp32 checkpoint")
+    else:
+        print("plain pipeline: same architecture, random weights (no fp32 checkpoint here)")
     model.save_pretrained(out)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         (out / name).write_bytes((model_dir / name).read_bytes())

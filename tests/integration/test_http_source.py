@@ -75,3 +75,29 @@ def test_non_object_items_are_rows_with_an_error() -> None:
         rows = [row for batch in HttpSource(config(url)).read({}) for row in batch.rows]
     assert rows[0].error == "malformed_row"
     assert rows[1].data == {"id": "x", "updated_at": "1"}
+
+
+def test_ingest_from_the_api_stores_rows_and_is_incremental() -> None:
+    from mining.pipeline import ingest_source
+    from mining.store.db import Store
+
+    items = make_items(12)
+    items[3]["body"] = "call me on 555-123-4567"
+    items[5]["created"] = "not a date"
+    api = FeedbackApi(items)
+    store = Store.in_memory()
+    with serve(api) as url:
+        cfg = config(url, page_size=5)
+        first = ingest_source(store, HttpSource(cfg), cfg, "r1", known_sites=None,
+                              max_text_chars=1000)
+        assert (first.rows_read, first.feedback_added, first.quarantined) == (12, 11, 1)
+        assert store.source_state("api")["cursor"] == items[-1]["updated_at"]
+        texts = [t for (t,) in store.execute("SELECT text FROM feedback").fetchall()]
+        assert "call me on [PHONE]" in texts
+        reason = store.execute("SELECT reason, location FROM quarantine").fetchone()
+        assert reason[0] == "unparseable_date" and reason[1].startswith(url)
+        again = ingest_source(store, HttpSource(cfg), cfg, "r2", known_sites=None,
+                              max_text_chars=1000)
+    # Only the item at the cursor comes back, and the upsert keeps it once.
+    assert (again.rows_read, again.feedback_added, again.duplicates) == (1, 0, 1)
+    assert store.count("feedback") == 11
