@@ -79,7 +79,7 @@ def run(
 
 
 def print_summary(result: dict[str, Any]) -> None:
-    from mining.store.db import named_query, open_read_only
+    from mining.store.db import run_report
 
     counts = result["counts"]
     table = Table(title=f"Run {result['run_id']} — {result['status']}")
@@ -93,19 +93,14 @@ def print_summary(result: dict[str, Any]) -> None:
     table.add_row("model", str(result["model_version"]))
     console.print(table)
 
-    con = open_read_only(result["read_copy_path"])
-    try:
-        reasons = con.execute(named_query("run_summary_quarantine"), [result["run_id"]]).fetchall()
-        if reasons:
-            q = Table(title="Quarantined this run")
-            for col in ("source", "reason", "rows"):
-                q.add_column(col)
-            for row in reasons:
-                q.add_row(*map(str, row))
-            console.print(q)
-        top = con.execute(named_query("top_failure_types_by_site"), [3]).fetchall()
-    finally:
-        con.close()
+    reasons, top = run_report(result["read_copy_path"], result["run_id"])
+    if reasons:
+        q = Table(title="Quarantined this run")
+        for col in ("source", "reason", "rows"):
+            q.add_column(col)
+        for row in reasons:
+            q.add_row(*map(str, row))
+        console.print(q)
     t = Table(title="Top negative failure types by site (all stored feedback)")
     for col in ("site", "failure type", "root cause", "negative items"):
         t.add_column(col)

@@ -235,3 +235,15 @@ class Store:
 def open_read_only(path: Path | str) -> duckdb.DuckDBPyConnection:
     """An analyst's connection: read-only, to the published copy."""
     return duckdb.connect(str(path), read_only=True)
+
+
+def run_report(read_copy: Path | str, run_id: str, top_n: int = 3
+               ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Quarantine reasons of a run and the top negative failure types per site."""
+    con = open_read_only(read_copy)
+    try:
+        reasons = con.execute(named_query("run_summary_quarantine"), [run_id]).fetchall()
+        top = con.execute(named_query("top_failure_types_by_site"), [top_n]).fetchall()
+    finally:
+        con.close()
+    return reasons, top
