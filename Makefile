@@ -32,7 +32,7 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check src tests flows scripts bench
+	$(BIN)/ruff check --no-cache src tests flows scripts bench
 	$(BIN)/mypy src
 
 train: install

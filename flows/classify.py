@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from mining.classify.model import load_classifier
 from prefect import flow
 
+from mining.classify.model import load_classifier
 from mining.params import RunParameters
 from mining.pipeline import classify_pending
 from mining.store.db import Store
