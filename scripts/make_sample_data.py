@@ -29,6 +29,8 @@ CONTACT = re.compile(
 P_TICKET_IF_CONTACT = 0.55
 P_TICKET_OTHERWISE = 0.06
 P_RESOLVED = 0.7
+CUSTOMERS_PER_REVIEW = 0.6  # pool size per airline, as a share of its reviews: some write often
+P_TICKET_HAS_CUSTOMER_ID = 0.7  # the rest are guest tickets, linked by site/time/type only
 
 
 def sample_reviews(tweets: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -40,6 +42,16 @@ def sample_reviews(tweets: pd.DataFrame, rng: np.random.Generator) -> pd.DataFra
         parts.append(group.iloc[rng.choice(len(group), size=take, replace=False)])
     sample = pd.concat(parts).drop(columns="_day")
     return sample.sort_values(["tweet_created", "tweet_id"], kind="stable")
+
+
+def simulate_customer_ids(reviews: pd.DataFrame, rng: np.random.Generator) -> pd.Series:
+    """SIMULATED: the public tweets carry no author; draw one from a pool per airline."""
+    ids = pd.Series("", index=reviews.index, dtype=object)
+    for airline, group in reviews.groupby("airline", sort=True):
+        pool = max(1, int(len(group) * CUSTOMERS_PER_REVIEW))
+        prefix = "".join(ch for ch in str(airline) if ch.isalnum())[:3].upper()
+        ids[group.index] = [f"{prefix}-C{n:05d}" for n in rng.integers(0, pool, len(group))]
+    return ids
 
 
 def simulate_complaints(reviews: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -62,6 +74,8 @@ def simulate_complaints(reviews: pd.DataFrame, rng: np.random.Generator) -> pd.D
                                 resolved_at.dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(), ""),
         "category": chosen["negativereason"].fillna("").to_numpy(),
         "description": chosen["text"].to_numpy(),
+        "customer_id": np.where(rng.random(len(chosen)) < P_TICKET_HAS_CUSTOMER_ID,
+                                chosen["customer_id"].to_numpy(), ""),
         "simulated": "yes",
     })
 
@@ -74,6 +88,7 @@ def main() -> None:
     rng = np.random.default_rng(SEED)
     tweets = pd.read_csv(args.shared / "airline_tweets" / "tweets.csv", dtype={"tweet_id": str})
     reviews = sample_reviews(tweets, rng)
+    reviews["customer_id"] = simulate_customer_ids(reviews, np.random.default_rng(SEED + 1))
     complaints = simulate_complaints(reviews, rng)
     (args.out / "reviews").mkdir(parents=True, exist_ok=True)
     (args.out / "complaints").mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ class RunParameters(BaseModel):
     read_copy_path: Path
     sources_config: Path
     taxonomy_path: Path
+    analysis_config: Path = Path("config/analysis.yaml")
     models_dir: Path
     model_path: Path | None = None
     classify_batch_size: int = 32

@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     )
     sources_config: Path = Path("config/sources.yaml")
     taxonomy_path: Path = Path("config/taxonomy.yaml")
+    analysis_config: Path = Field(
+        Path("config/analysis.yaml"),
+        description="Linking window, silent score, repurchase rates, SLA.",
+    )
     models_dir: Path = Path("models")
     model_path: Path | None = Field(None, description="A model dir; default: newest good one.")
     shared_data: Path = Path("../shared/data")

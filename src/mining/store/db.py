@@ -109,8 +109,8 @@ class Store:
         return applied
 
     def schema_version(self) -> int:
-        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        rows = self.con.execute("SELECT max(version) FROM schema_version").fetchall()
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
     # -- primitives ---------------------------------------------------------------------
     @contextmanager
@@ -150,14 +150,19 @@ class Store:
         try:
             result = self.con.execute(
                 f"{verb} INTO {_check_identifier(table)} BY NAME SELECT * FROM _incoming{tail}"
-            ).fetchone()
+            ).fetchall()
         finally:
             self.con.unregister("_incoming")
-        return int(result[0]) if result else 0
+        return int(result[0][0]) if result else 0
+
+    def replace_rows(self, table: str, rows: pa.Table) -> int:
+        """Swap a derived table's contents for `rows` (call inside a transaction)."""
+        self.con.execute(f"DELETE FROM {_check_identifier(table)}")
+        return self.insert_arrow(table, rows)
 
     def count(self, table: str) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {_check_identifier(table)}").fetchone()
-        return int(row[0]) if row else 0
+        rows = self.con.execute(f"SELECT count(*) FROM {_check_identifier(table)}").fetchall()
+        return int(rows[0][0]) if rows else 0
 
     # -- source state -------------------------------------------------------------------
     def source_state(self, source: str) -> dict[str, str | None]:
@@ -192,8 +197,8 @@ class Store:
         """Mark runs left 'running' by a killed process; call only when no run is active."""
         row = self.con.execute(
             "UPDATE runs SET status = 'abandoned' WHERE status = 'running'"
-        ).fetchone()
-        return int(row[0]) if row else 0
+        ).fetchall()
+        return int(row[0][0]) if row else 0
 
     def finish_run(self, run_id: str, status: str, counts: dict[str, int], stage_seconds: str,
                    model_version: str | None = None, error: str | None = None) -> None:
@@ -221,8 +226,8 @@ class Store:
         partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
         partial.unlink(missing_ok=True)
         self.con.execute("CHECKPOINT")
-        row = self.con.execute("SELECT current_database()").fetchone()
-        source = _check_identifier(str(row[0]) if row else "memory")
+        rows = self.con.execute("SELECT current_database()").fetchall()
+        source = _check_identifier(str(rows[0][0]) if rows else "memory")
         self.con.execute("ATTACH ? AS read_copy", [str(partial)])
         try:
             self.con.execute(f"COPY FROM DATABASE {source} TO read_copy")

@@ -1,0 +1,1 @@
+"""Silent dissatisfaction, complaint iceberg, customers at risk, SLA and drivers."""
