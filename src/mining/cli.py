@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -113,11 +114,30 @@ def print_summary(result: dict[str, Any]) -> None:
                   f"{result['read_copy_path']}")
 
 
-def _register_model_commands() -> None:
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    since: Annotated[datetime | None, typer.Option(help="First day shown (YYYY-MM-DD).",
+                                                   formats=["%Y-%m-%d"])] = None,
+    site: Annotated[str | None, typer.Option(help="One site only.")] = None,
+    db: Annotated[Path | None, typer.Option(help="Database; default: the read copy.")] = None,
+) -> None:
+    """Write one self-contained HTML report: trends, iceberg, silent items, drivers, SLA, risk."""
+    from mining.report import write_report
+    from mining.settings import Settings
+
+    source = db or Settings().read_copy_path
     try:
-        from mining.classify.commands import register
-    except ImportError:  # pragma: no cover - only while the classifier package is incomplete
-        return
+        path = write_report(source, out, since=since.date() if since else None, site=site)
+    except FileNotFoundError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"Report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def _register_model_commands() -> None:
+    from mining.classify.commands import register
+
     register(app)
 
 

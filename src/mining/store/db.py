@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -252,3 +253,23 @@ def run_report(read_copy: Path | str, run_id: str, top_n: int = 3
     finally:
         con.close()
     return reasons, top
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def read_named_queries(path: Path | str, names: Sequence[str],
+                       params: Sequence[Any]) -> dict[str, pd.DataFrame]:
+    """Run named queries read-only against a published copy; each gets the first $n params."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no database at {path}: run `mining run` first")
+    con = open_read_only(path)
+    try:
+        frames = {}
+        for name in names:
+            sql = named_query(name)
+            used = max((int(n) for n in _PLACEHOLDER.findall(sql)), default=0)
+            frames[name] = con.execute(sql, list(params[:used])).df()
+        return frames
+    finally:
+        con.close()
