@@ -13,7 +13,10 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 
-.PHONY: install demo test lint train evaluate bench clean
+# Root installs Debian packages directly; anyone else through sudo.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: install browser demo test lint train evaluate bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +28,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian's Chromium and chromedriver, for the test that renders the report in a real browser.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  ($(SUDO) apt-get update -qq && \
+	   DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver)
+
 demo: install
 	$(BIN)/mining run
+	$(BIN)/mining report --out data/report.html
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install
@@ -42,4 +52,4 @@ bench: install
 	$(BIN)/python bench/classify_speed.py
 
 clean:
-	rm -rf $(VENV) data/radar.duckdb data/radar_read.duckdb .cache
+	rm -rf $(VENV) data/radar.duckdb data/radar_read.duckdb data/report.html .cache

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,3 +20,17 @@ def model_dir(repo_root: Path) -> Path:
 @pytest.fixture(scope="session")
 def classifier(model_dir: Path) -> FeedbackClassifier:
     return FeedbackClassifier.load(model_dir)
+
+
+@pytest.fixture(scope="session")
+def sample_read_copy(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`mining run` on the whole bundled sample with the real model; its analysts' copy."""
+    root = tmp_path_factory.mktemp("sample-run")
+    read_copy = root / "radar_read.duckdb"
+    done = subprocess.run(
+        [sys.executable, "-m", "mining.cli", "run", "--db", str(root / "radar.duckdb"),
+         "--read-copy", str(read_copy)],
+        cwd=repo_root, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PREFECT_HOME": str(root / "prefect-home")})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return read_copy
