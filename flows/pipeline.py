@@ -1,4 +1,4 @@
-"""Parent flow: ingest → classify → aggregate → publish, with the run recorded in `runs`."""
+"""Parent flow: ingest → classify → aggregate → alerts → publish, recorded in `runs`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from prefect import flow
 
 from flows.aggregate import aggregate
+from flows.alerts import alerts
 from flows.classify import classify
 from flows.ingest import ingest
 from mining.params import RunParameters
@@ -40,10 +41,16 @@ def pipeline(params: RunParameters | None = None) -> dict[str, Any]:
         aggregate(params)
         seconds["aggregate"] = time.perf_counter() - start
 
+        start = time.perf_counter()
+        alerted = alerts(params, run_id)
+        seconds["alerts"] = time.perf_counter() - start
+
         counts = {k: ingested[k] for k in ("rows_read", "feedback_added", "complaints_added",
                                            "quarantined", "duplicates")}
         counts |= {"classified": classified["classified"],
                    "predictions_reused": classified["reused"]}
+        counts |= {"alerts_new": alerted["alerts_new"], "alerts_sent": alerted["sent"],
+                   "alert_deliveries_pending": alerted["pending"]}
         errors = list(ingested["errors"])  # type: ignore[call-overload]
         status = "succeeded_with_errors" if errors else "succeeded"
     except BaseException as exc:

@@ -87,7 +87,8 @@ def print_summary(result: dict[str, Any]) -> None:
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key in ("rows_read", "feedback_added", "complaints_added", "duplicates", "quarantined",
-                "classified", "predictions_reused"):
+                "classified", "predictions_reused", "alerts_new", "alerts_sent",
+                "alert_deliveries_pending"):
         table.add_row(key.replace("_", " "), str(counts.get(key, 0)))
     for stage, seconds in result["stage_seconds"].items():
         table.add_row(f"{stage} seconds", f"{seconds:.1f}")
@@ -133,6 +134,66 @@ def report(
         Console(stderr=True).print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     console.print(f"Report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+alerts_app = typer.Typer(help="Spike alerts: list and acknowledge.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("list")
+def alerts_list(
+    unacked: Annotated[bool, typer.Option("--unacked", help="Only unacknowledged.")] = False,
+    db: Annotated[Path | None, typer.Option(help="Database; default: the read copy.")] = None,
+) -> None:
+    """Alerts, newest first, with how their deliveries stand."""
+    import duckdb
+
+    from mining.settings import Settings
+    from mining.store.db import read_named_queries
+
+    settings = Settings()
+    # The working store shows acknowledgements at once; during a run it is locked, and the
+    # copy published by the last run is read instead.
+    sources = [db] if db else [settings.db_path, settings.read_copy_path]
+    frame = None
+    for source in sources:
+        try:
+            frame = read_named_queries(source, ["alerts_list"], [unacked])["alerts_list"]
+            break
+        except (FileNotFoundError, duckdb.IOException) as exc:
+            error = exc
+    if frame is None:
+        Console(stderr=True).print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2)
+    table = Table(title=f"Alerts ({len(frame)})")
+    for column in frame.columns:
+        table.add_column(column)
+    for row in frame.itertuples(index=False):
+        table.add_row(*["" if v is None or v != v else str(v) for v in row])
+    console.print(table)
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    alert_id: Annotated[str, typer.Argument(help="The alert's id (see `mining alerts list`).")],
+    who: Annotated[str, typer.Option(help="Who acknowledges.")] = "cli",
+    db: Annotated[Path | None, typer.Option(help="The pipeline's database.")] = None,
+) -> None:
+    """Acknowledge an alert so it is not escalated. Writes the working store."""
+    from mining.alerts.service import acknowledge
+    from mining.settings import Settings
+    from mining.store.db import Store
+
+    path = db or Settings().db_path
+    if not Path(path).is_file():
+        Console(stderr=True).print(f"[red]error:[/red] no database at {path}")
+        raise typer.Exit(2)
+    with Store.open(path) as store:
+        found = acknowledge(store, alert_id, who)
+    if not found:
+        Console(stderr=True).print(f"[red]error:[/red] no alert {alert_id!r}")
+        raise typer.Exit(2)
+    console.print(f"Acknowledged {alert_id}")
 
 
 def _register_model_commands() -> None:

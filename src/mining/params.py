@@ -19,6 +19,7 @@ class RunParameters(BaseModel):
     sources_config: Path
     taxonomy_path: Path
     analysis_config: Path = Path("config/analysis.yaml")
+    alerts_config: Path = Path("config/alerts.yaml")
     models_dir: Path
     model_path: Path | None = None
     classify_batch_size: int = 32

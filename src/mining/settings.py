@@ -22,6 +22,9 @@ class Settings(BaseSettings):
         Path("config/analysis.yaml"),
         description="Linking window, silent score, repurchase rates, SLA.",
     )
+    alerts_config: Path = Field(
+        Path("config/alerts.yaml"), description="Spike detector, channels, routes, escalation."
+    )
     models_dir: Path = Path("models")
     model_path: Path | None = Field(None, description="A model dir; default: newest good one.")
     shared_data: Path = Path("../shared/data")

@@ -135,6 +135,10 @@ class Store:
         """Run the named query file `queries/<name>.sql` and return its rows as Arrow."""
         return self.fetch_arrow(named_query(name), params)
 
+    def fetch_rows(self, name: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run the named statement (a query, or DML with RETURNING) and return all its rows."""
+        return self.con.execute(named_query(name), list(params or [])).fetchall()
+
     def run_script(self, name: str, params: Sequence[Any] | None = None) -> None:
         """Run a named multi-statement query file (no result)."""
         self.con.execute(named_query(name), params or [])
@@ -204,7 +208,8 @@ class Store:
     def finish_run(self, run_id: str, status: str, counts: dict[str, int], stage_seconds: str,
                    model_version: str | None = None, error: str | None = None) -> None:
         allowed = {"rows_read", "feedback_added", "complaints_added", "quarantined",
-                   "classified", "predictions_reused", "duplicates"}
+                   "classified", "predictions_reused", "duplicates", "alerts_new", "alerts_sent",
+                   "alert_deliveries_pending"}
         unknown = set(counts) - allowed
         if unknown:
             raise ValueError(f"unknown run counters: {sorted(unknown)}")

@@ -1,0 +1,1 @@
+"""Spike detection, episodes, routing and exactly-once alert delivery."""
