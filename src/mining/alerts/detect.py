@@ -3,10 +3,13 @@
 A series is a site × failure type (or the site's negative feedback of any type) in daily or
 hourly buckets. For each bucket: x negative items of n feedback items at the site. The baseline
 pools the series' previous `baseline_buckets` buckets that were not themselves spikes (so an
-earlier spike does not hide the next). The rate's uncertainty is kept: with X0 negatives of N0
-in the baseline, the rate is Beta(X0 + ½, N0 − X0 + ½) (Jeffreys), and the p-value is the
-beta-binomial upper tail P(X >= x | n): it accounts for today's volume and for how little the
-baseline may know, so 1 → 3 on a quiet day is not a spike. A bucket is a spike only if
+earlier spike does not hide the next). The next bucket's rate is a Beta whose mean is the
+pooled baseline rate and whose variance adds the day-to-day variation seen in the baseline to
+the uncertainty of the mean (`rate_prior`); the p-value is the beta-binomial upper tail
+P(X >= x | n). It accounts for today's volume, for how little the baseline may know and for how
+restless the series is, so 1 → 3 on a quiet day is not a spike. A short baseline can look
+steadier than the series is, so the day-to-day variation is never taken below `rate_cv_floor`
+(25%) of the rate. A bucket is a spike only if
 x >= min_count, x >= min_ratio × expected, and its p-value survives Benjamini–Hochberg at level
 `fdr` across every series tested in that bucket.
 Pure functions; numbers in, decisions out.
@@ -33,6 +36,7 @@ class DetectorConfig(BaseModel):
     min_count: int = Field(5, ge=1, description="Fewest negative items that can be a spike.")
     min_ratio: float = Field(1.5, ge=1, description="x must reach min_ratio × expected.")
     fdr: float = Field(0.05, gt=0, lt=1, description="Benjamini–Hochberg level per bucket.")
+    rate_cv_floor: float = Field(0.25, ge=0, description="Least day-to-day rate variation.")
     calm_buckets: int = Field(2, ge=1, description="Buckets without a spike that end an episode.")
     grow_ratio: float = Field(1.5, ge=1, description="Peak growth that sends an update.")
 
@@ -75,6 +79,23 @@ def series_counts(items: pd.DataFrame, bucket: str) -> pd.DataFrame:
     return grid.sort_values(["site", "failure_type", "bucket"], ignore_index=True)[columns]
 
 
+def rate_prior(baseline: np.ndarray, cv_floor: float = 0.0) -> tuple[float, float]:
+    """Beta(a, b) for the next bucket's negative rate, from baseline rows (negative, total).
+
+    Mean: the pooled rate (Jeffreys-smoothed). Variance: the uncertainty of that mean plus the
+    day-to-day variation of the rate beyond binomial noise (method of moments), because real
+    series are overdispersed: weather, outages and news move whole days.
+    """
+    x, n = baseline[:, 0], np.maximum(baseline[:, 1], 1)
+    mean = (x.sum() + 0.5) / (n.sum() + 1)
+    shares = x / n
+    extra = shares.var(ddof=1) - np.mean(mean * (1 - mean) / n) if len(x) > 1 else 0.0
+    extra = max(float(extra), (cv_floor * mean) ** 2)
+    variance = min(extra + mean * (1 - mean) / (n.sum() + 1), 0.99 * mean * (1 - mean))
+    concentration = max(mean * (1 - mean) / variance - 1, 1e-3)
+    return mean * concentration, (1 - mean) * concentration
+
+
 def detect_spikes(counts: pd.DataFrame, config: DetectorConfig) -> pd.DataFrame:
     """Score every bucket in time order; returns counts with baseline_share, expected, p_value,
     bh_passed and is_spike. A bucket judged a spike stays out of its series' later baselines."""
@@ -93,9 +114,8 @@ def detect_spikes(counts: pd.DataFrame, config: DetectorConfig) -> pd.DataFrame:
         testable = [r for r in rows if len(history[keys[r]]) >= config.min_history]
         if testable:
             t = np.asarray(testable)
-            base = np.array([np.sum(list(history[keys[r]]), axis=0) for r in testable])
-            a = base[:, 0] + 0.5
-            b = base[:, 1] - base[:, 0] + 0.5
+            a, b = np.array([rate_prior(np.array(history[keys[r]]), config.rate_cv_floor)
+                             for r in testable]).T
             baseline_share[t] = a / (a + b)
             p_value[t] = betabinom.sf(negative[t] - 1, total[t], a, b)
             bh_passed[t] = benjamini_hochberg(p_value[t], config.fdr)
