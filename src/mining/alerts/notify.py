@@ -1,9 +1,11 @@
 """Channels behind one small protocol: JSON webhook, Slack, Teams, e-mail (SMTP), JSON-lines file.
 
 Each send carries an idempotency key (an `Idempotency-Key` header, the e-mail Message-ID, a
-field in the file) so a receiver that keeps keys ignores a repeat after a crash. Hand-written on
-httpx and smtplib rather than Apprise: Apprise's Slack and Teams plugins post only to the
-vendors' own hosts and cannot add a per-message header, and both are needed here.
+field in the file) so a receiver that keeps keys ignores a repeat after a crash. Written on httpx
+and smtplib rather than Apprise or Prefect blocks: those fix headers per URL or block while each
+message here needs its own key, and Apprise's notify() returns only True/False where the outbox
+wants the status or error of each attempt. The payloads follow the Slack and Teams
+incoming-webhook formats.
 """
 
 from __future__ import annotations
