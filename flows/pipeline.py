@@ -6,14 +6,16 @@ import json
 import time
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 from flows.aggregate import aggregate
 from flows.alerts import alerts
 from flows.classify import classify
 from flows.ingest import ingest
+from mining.fanout import task_runner_for
 from mining.params import RunParameters
 from mining.pipeline import new_run_id
+from mining.runlock import RunInProgress, exclusive_run
 from mining.store.db import Store
 
 
@@ -21,6 +23,16 @@ from mining.store.db import Store
 def pipeline(params: RunParameters | None = None) -> dict[str, Any]:
     params = params or RunParameters.from_settings()
     run_id = new_run_id()
+    try:
+        with exclusive_run(params.db_path, f"run {run_id}"):
+            return _run(params, run_id)
+    except RunInProgress as exc:
+        get_run_logger().warning("skipped: %s", exc)
+        return {"run_id": run_id, "status": "skipped", "message": str(exc),
+                "db_path": str(params.db_path), "read_copy_path": str(params.read_copy_path)}
+
+
+def _run(params: RunParameters, run_id: str) -> dict[str, Any]:
     with Store.open(params.db_path) as store:
         store.abandon_stale_runs()
         store.start_run(run_id, None)
@@ -33,7 +45,7 @@ def pipeline(params: RunParameters | None = None) -> dict[str, Any]:
         seconds["ingest"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        classified = classify(params, run_id)
+        classified = classify.with_options(task_runner=task_runner_for(params))(params, run_id)
         seconds["classify"] = time.perf_counter() - start
         model_version = str(classified["model_version"])
 

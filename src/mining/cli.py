@@ -66,14 +66,22 @@ def run(
     db: Annotated[Path | None, typer.Option(help="DuckDB file the pipeline writes.")] = None,
     read_copy: Annotated[Path | None, typer.Option(help="Copy published for analysts.")] = None,
     model: Annotated[Path | None, typer.Option(help="Model dir; default: newest good.")] = None,
+    dask_address: Annotated[str | None, typer.Option(
+        help="Classify on this Dask scheduler (tcp://host:8786).")] = None,
+    dask_workers: Annotated[int | None, typer.Option(
+        help="Classify on a local Dask cluster of N worker processes.")] = None,
 ) -> None:
-    """Run the pipeline: ingest, normalise, classify, store and aggregate; print a summary."""
+    """Run the pipeline: ingest, normalise, classify, store, aggregate, alert; print a summary."""
     from mining.params import RunParameters
 
     params = RunParameters.from_settings(sources_config=sources, db_path=db,
-                                         read_copy_path=read_copy, model_path=model)
+                                         read_copy_path=read_copy, model_path=model,
+                                         dask_address=dask_address, dask_workers=dask_workers)
     pipeline = load_flow("pipeline", "pipeline")
     result = pipeline(params)
+    if result["status"] == "skipped":
+        console.print(f"[yellow]Run skipped:[/yellow] {result['message']}")
+        return
     print_summary(result)
     if result["status"] == "failed":
         raise typer.Exit(1)
@@ -134,6 +142,41 @@ def report(
         Console(stderr=True).print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     console.print(f"Report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command()
+def serve(
+    cron: Annotated[str, typer.Option(help="Pipeline schedule (cron, UTC).")] = "0 2 * * *",
+    interval: Annotated[int | None, typer.Option(
+        help="Run the pipeline every N seconds instead of the cron schedule.")] = None,
+    alert_cron: Annotated[str, typer.Option(help="Alert-check schedule (cron, UTC).")] = (
+        "*/15 * * * *"),
+    alert_interval: Annotated[int | None, typer.Option(
+        help="Check alerts every N seconds instead of the cron schedule.")] = None,
+) -> None:
+    """Serve the deployments (nightly pipeline, alert check, on-demand training) from this
+    process, with no work pool. Needs a Prefect server: see the README's production section."""
+    if not os.environ.get("PREFECT_API_URL"):
+        Console(stderr=True).print(
+            "[red]error:[/red] schedules need a Prefect server. Start one with\n"
+            "  prefect server start --host 127.0.0.1 --port 4200\n"
+            "and point this shell at it:\n"
+            "  export PREFECT_API_URL=http://127.0.0.1:4200/api")
+        raise typer.Exit(2)
+    from prefect import serve as prefect_serve
+
+    pipeline = load_flow("pipeline", "pipeline")
+    alert_check = load_flow("alert_check", "alert_check")
+    train = load_flow("train", "train")
+    schedule = {"interval": interval} if interval else {"cron": cron}
+    alert_schedule = {"interval": alert_interval} if alert_interval else {"cron": alert_cron}
+    console.print(f"Serving radar deployments: pipeline {schedule}, alert check "
+                  f"{alert_schedule}, train on demand. Ctrl-C stops.")
+    prefect_serve(
+        pipeline.to_deployment(name="nightly", concurrency_limit=1, **schedule),
+        alert_check.to_deployment(name="alert-check", concurrency_limit=1, **alert_schedule),
+        train.to_deployment(name="train"),
+    )
 
 
 alerts_app = typer.Typer(help="Spike alerts: list and acknowledge.", no_args_is_help=True)

@@ -27,6 +27,9 @@ class RunParameters(BaseModel):
     ingest_batch_rows: int = 5000
     max_text_chars: int = 20_000
     torch_threads: int = 2
+    classify_shard_size: int = 256
+    dask_address: str | None = None
+    dask_workers: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: object) -> RunParameters:

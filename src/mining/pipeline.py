@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
@@ -113,14 +113,22 @@ PREDICTION_SCHEMA = pa.schema([
 ])
 
 
+PredictMany = Callable[[list[str]], Sequence[PredictionLike]]
+
+
 def classify_pending(store: Store, classifier: Classifier, run_id: str, *, chunk_size: int = 512,
-                     batch_size: int = 32) -> ClassifyCounts:
+                     batch_size: int = 32, predict_many: PredictMany | None = None
+                     ) -> ClassifyCounts:
     """Classify items that lack a prediction for this model version.
 
     A text whose hash already has a prediction for this version is copied, never re-run, and
-    identical texts within a chunk go through the model once.
+    identical texts within a chunk go through the model once. `predict_many` may fan the texts
+    of a chunk out (to threads or a Dask cluster); this function stays the single writer.
     """
     version = classifier.version
+    if predict_many is None:
+        def predict_many(texts: list[str]) -> Sequence[PredictionLike]:
+            return classifier.predict(texts, batch_size=batch_size)
     pending = store.query("pending_classification", [version]).to_pylist()
     counts = ClassifyCounts(pending=len(pending))
     if not pending:
@@ -136,7 +144,7 @@ def classify_pending(store: Store, classifier: Classifier, run_id: str, *, chunk
             for item in chunk:
                 if item["content_hash"] not in known:
                     new_texts.setdefault(item["content_hash"], item["text"])
-            predictions = classifier.predict(list(new_texts.values()), batch_size=batch_size)
+            predictions = predict_many(list(new_texts.values())) if new_texts else []
             for text_hash, prediction in zip(new_texts, predictions, strict=True):
                 known[text_hash] = {
                     "sentiment": prediction.sentiment,

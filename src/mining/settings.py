@@ -34,3 +34,6 @@ class Settings(BaseSettings):
     ingest_batch_rows: int = Field(5000, ge=1)
     max_text_chars: int = Field(20_000, ge=1)
     torch_threads: int = Field(2, ge=1)
+    classify_shard_size: int = Field(256, ge=1, description="Texts per classification task.")
+    dask_address: str | None = Field(None, description="Dask scheduler, e.g. tcp://host:8786.")
+    dask_workers: int | None = Field(None, ge=1, description="Start a local Dask cluster.")
