@@ -113,3 +113,31 @@ def test_a_second_run_on_the_same_database_is_skipped(tmp_path: Path, repo_root:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Run skipped" in done.stdout and "held-by-test" in done.stdout
     assert not db.exists()  # it never touched the database
+
+
+def predictions(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT item_id, model_version, sentiment, sentiment_score, "
+                           "failure_types, failure_scores, responses, response_scores "
+                           "FROM predictions ORDER BY item_id").fetchall()
+    finally:
+        con.close()
+
+
+def test_dask_local_cluster_gives_the_single_process_results(tmp_path: Path,
+                                                            repo_root: Path) -> None:
+    config = make_project(tmp_path, repo_root, n_reviews=300, n_complaints=20)
+    results = {}
+    for name, extra in (("single", []), ("dask", ["--dask-workers", "2"])):
+        db = tmp_path / f"{name}.duckdb"
+        done = subprocess.run(
+            [sys.executable, "-m", "mining.cli", "run", "--sources", str(config), "--db",
+             str(db), "--read-copy", str(tmp_path / f"{name}_read.duckdb"), *extra],
+            cwd=repo_root, capture_output=True, text=True, timeout=900,
+            env={**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"),
+                 "MINING_CLASSIFY_SHARD_SIZE": "64"})
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        results[name] = predictions(db)
+    assert len(results["single"]) > 300
+    assert results["dask"] == results["single"]

@@ -254,44 +254,45 @@ def export_onnx(model: MultiHeadModel, sample: dict[str, Any], path: Path) -> No
     )
 
 
-def quantize_onnx(source: Path, target: Path,
-                  calibration: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
-    """Static int8: weights per channel, activation ranges calibrated once on real text.
+def quantize_onnx(source: Path, target: Path) -> None:
+    """Weight-only int8: matrix weights in 8-bit blocks of 32 (MatMulNBits), the word-embedding
+    table in fp16; activations stay float.
 
-    Dynamic quantisation measures each batch's activation range, so a text's scores would
-    depend on which texts share its batch; fixed ranges make every prediction independent of
-    batching (a killed and resumed run then stores exactly what an uninterrupted one does).
-    Only matrix products with a weight operand (and the embedding lookup) are quantised.
+    Activation quantisation was tried and dropped: dynamic ranges make a text's scores depend on
+    the other texts in its batch (a resumed run would store other numbers than an uninterrupted
+    one), and static, calibrated ranges cost 2-7 points of accuracy. Weight-only 8-bit matches
+    fp32 to the fourth decimal on every validation split and keeps the file under 60 MB.
     """
     import onnx
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
+    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.quantization.matmul_nbits_quantizer import (
+        DefaultWeightOnlyQuantConfig,
+        MatMulNBitsQuantizer,
     )
-
-    graph = onnx.load(str(source)).graph
-    weights = {init.name for init in graph.initializer}
-    nodes = [n.name for n in graph.node
-             if n.op_type in ("MatMul", "Gather") and any(i in weights for i in n.input)]
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.batches = iter(calibration)
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            batch = next(self.batches, None)
-            return None if batch is None else {"input_ids": batch[0], "attention_mask": batch[1]}
 
     root = logging.getLogger()
     level = root.level
-    root.setLevel(logging.WARNING)  # the quantiser logs every tensor at INFO
+    root.setLevel(logging.WARNING)  # the quantiser logs every node at INFO
     try:
-        quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QOperator,
-                        op_types_to_quantize=["MatMul", "Gather"], nodes_to_quantize=nodes,
-                        per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+        config = DefaultWeightOnlyQuantConfig(block_size=32, is_symmetric=True, bits=8,
+                                              op_types_to_quantize=("MatMul",))
+        quantizer = MatMulNBitsQuantizer(onnx.load(str(source)), bits=8, block_size=32,
+                                         is_symmetric=True, op_types_to_quantize=("MatMul",),
+                                         algo_config=config)
+        quantizer.process()
     finally:
         root.setLevel(level)
+    model = quantizer.model.model
+    graph = model.graph
+    table = next(i for i in graph.initializer if i.name.endswith("word_embeddings.weight"))
+    half = numpy_helper.from_array(numpy_helper.to_array(table).astype(np.float16), table.name)
+    table.CopyFrom(half)
+    for index, node in enumerate(graph.node):
+        if node.op_type == "Gather" and node.input[0] == table.name:
+            gathered = node.output[0]
+            node.output[0] = gathered + "_fp16"
+            graph.node.insert(index + 1, helper.make_node(
+                "Cast", [node.output[0]], [gathered], to=TensorProto.FLOAT,
+                name=node.name + "_to_float"))
+            break
+    onnx.save(model, str(target))

@@ -99,6 +99,9 @@ def file_record(path: Path, rows: int) -> dict[str, Any]:
     return {"path": str(path), "sha256": digest, "rows_in_file": rows}
 
 
+BASE_COMPARISON_FILE = "base_comparison.json"
+
+
 def _sample(examples: list[Example], limit: int, rng: random.Random) -> list[Example]:
     if len(examples) <= limit:
         return list(examples)
@@ -368,15 +371,6 @@ def _corpus(cfg: TrainConfig) -> Iterator[str]:
             yield e.text
 
 
-def calibration_batches(encoder: TextEncoder, dev: dict[str, list[Example]],
-                        per_set: int = 120) -> list[tuple[np.ndarray, np.ndarray]]:
-    texts = [e.text for name, ex in sorted(dev.items()) if name != "gold_train"
-             for e in ex[:per_set]]
-    ids = encoder.encode(texts)
-    return [encoder.pad([ids[i] for i in batch])
-            for batch in length_sorted_batches([len(x) for x in ids], 16)]
-
-
 def train_model(config_path: Path | None = None, cfg: TrainConfig | None = None) -> Path:
     """Train, then export, evaluate against the baseline and write the model directory."""
     cfg = cfg or TrainConfig.load(config_path)
@@ -414,6 +408,12 @@ def rebuild_from_checkpoint(model_dir: Path, config_path: Path | None = None) ->
                     {"history": previous["history"], "train_seconds": previous["train_seconds"]})
 
 
+def _base_comparison(models_dir: Path) -> dict[str, Any] | None:
+    """What `bench/compare_bases.py` recorded next to the models, for the card."""
+    path = models_dir / BASE_COMPARISON_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncoder,
              encoder: TextEncoder, datasets: tuple[list[Example], dict[str, list[Example]],
                                                    dict[str, list[Example]], list[dict[str, Any]]],
@@ -431,7 +431,7 @@ def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncod
 
     sample = tensor_batch(encoder, encoder.encode(["a short sample", "一个例子 in two languages"]))
     export_onnx(model, sample, checkpoint / "model.onnx")
-    quantize_onnx(checkpoint / "model.onnx", out / ONNX_FILE, calibration_batches(encoder, dev))
+    quantize_onnx(checkpoint / "model.onnx", out / ONNX_FILE)
     for name in TOKENIZER_FILES:
         shutil.copy2(base.model_dir / name, out / name)
     labels.save(out / LABELS_FILE)
@@ -470,6 +470,7 @@ def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncod
                        "response": labels.response_thresholds},
         "validation": evaluation, "speed_int8_airline_validation": speed,
         "good": good,
+        "base_comparison": _base_comparison(cfg.models_dir),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     (out / "README.md").write_text(card.render(metrics), encoding="utf-8")

@@ -1,0 +1,33 @@
+"""Write the model's validation splits as evaluation CSVs, to check a card with `mining evaluate`.
+
+    .venv/bin/python scripts/export_validation_sets.py [--config config/train.yaml]
+    .venv/bin/mining evaluate --data artifacts/validation/airline.csv --json airline.json
+
+The splits are the ones `mining train` reports on (fixed by a hash of each row's id), built from
+../shared/data; nothing here is trained on. Files go to artifacts/validation/ (not committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mining.classify import data
+from mining.classify.train import TrainConfig, build_datasets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=Path("config/train.yaml"))
+    parser.add_argument("--out", type=Path, default=Path("artifacts/validation"))
+    args = parser.parse_args()
+    _, _, validation, _ = build_datasets(TrainConfig.load(args.config))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, examples in validation.items():
+        path = args.out / f"{name}.csv"
+        data.to_eval_frame(examples).to_csv(path, index=False)
+        print(f"{path}: {len(examples)} rows")
+
+
+if __name__ == "__main__":
+    main()
