@@ -43,6 +43,30 @@ def timed_dask(model_dir: str, texts: list[str], workers: int, shard_size: int) 
         return time.perf_counter() - start
 
 
+def writer_rows_per_second(rows: int = 200_000) -> float:
+    """How fast the single writer stores predictions (Arrow bulk insert, one transaction)."""
+    import tempfile
+    from datetime import datetime
+
+    import pyarrow as pa
+
+    from mining.pipeline import PREDICTION_SCHEMA
+    from mining.store.db import Store
+
+    now = datetime(2026, 1, 1)
+    table = pa.Table.from_pylist([{
+        "item_id": f"i{i}", "model_version": "m/1", "item_kind": "feedback",
+        "content_hash": f"h{i}", "sentiment": "negative", "sentiment_score": 0.9,
+        "failure_types": ["waiting"], "failure_scores": '{"waiting": 0.8}', "responses": [],
+        "response_scores": "{}", "run_id": "r", "predicted_at": now} for i in range(rows)],
+        schema=PREDICTION_SCHEMA)
+    with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "w.duckdb") as store:
+        start = time.perf_counter()
+        with store.transaction():
+            store.insert_arrow("predictions", table)
+        return rows / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
@@ -64,6 +88,8 @@ def main() -> None:
         results["runs"].append({"setup": f"Dask LocalCluster, {workers} worker(s) x 1 thread",
                                 "seconds": round(seconds, 2),
                                 "texts_per_second": round(len(texts) / seconds, 1)})
+    results["writer_prediction_rows_per_second"] = round(writer_rows_per_second())
+    print(f"single writer: {results['writer_prediction_rows_per_second']:,} prediction rows/s")
     for run in results["runs"]:
         print(f"{run['setup']:<42} {run['texts_per_second']:>8.1f} texts/s "
               f"({run['seconds']} s for {len(texts)})")

@@ -137,6 +137,8 @@ def test_wilson_interval_known_values_and_empty() -> None:
     assert low[0] == pytest.approx(0.2366, abs=1e-4) and high[0] == pytest.approx(0.7634, abs=1e-4)
     assert low[1] == 0.0 and high[1] == pytest.approx(0.2775, abs=1e-4)
     assert math.isnan(low[2]) and math.isnan(high[2])
+    low, high = metrics.wilson_interval(np.arange(0, 51), np.full(51, 50))
+    assert (low <= np.arange(0, 51) / 50).all() and (np.arange(0, 51) / 50 <= high).all()
 
 
 def test_iceberg_without_complaints_says_so_instead_of_infinity() -> None:

@@ -26,8 +26,9 @@ def wilson_interval(k: np.ndarray | float, n: np.ndarray | float,
         denom = 1 + z * z / n_arr
         centre = (p + z * z / (2 * n_arr)) / denom
         half = z * np.sqrt(p * (1 - p) / n_arr + z * z / (4 * n_arr * n_arr)) / denom
-        low = np.where(n_arr > 0, np.clip(centre - half, 0, 1), np.nan)
-        high = np.where(n_arr > 0, np.clip(centre + half, 0, 1), np.nan)
+        # The interval always holds p; min/max only absorb rounding at p = 0 or 1.
+        low = np.where(n_arr > 0, np.clip(np.minimum(centre - half, p), 0, 1), np.nan)
+        high = np.where(n_arr > 0, np.clip(np.maximum(centre + half, p), 0, 1), np.nan)
     return low, high
 
 

@@ -64,6 +64,11 @@ def _shortfalls(metrics: dict[str, Any]) -> list[str]:
             if model is not None and baseline is not None and baseline > model:
                 lines.append(f"- The TF-IDF baseline beats the model on {split} {label}: "
                              f"{_fmt(baseline)} vs {_fmt(model)}.")
+    for kind, thresholds in metrics["thresholds"].items():
+        off = sorted(label for label, t in thresholds.items() if t > 1)
+        if off:
+            lines.append(f"- Not learnt, so never predicted ({kind}): {', '.join(off)} — too "
+                         "few labelled examples to train or tune them.")
     if not lines:
         return ["Every bar met, and the model leads the baseline on every headline figure.", ""]
     return ["Where the model falls short, honestly:", "", *lines, ""]

@@ -100,6 +100,8 @@ def file_record(path: Path, rows: int) -> dict[str, Any]:
 
 
 BASE_COMPARISON_FILE = "base_comparison.json"
+# Above any probability: the label is never predicted.
+DISABLED_THRESHOLD = 1.01
 
 
 def _sample(examples: list[Example], limit: int, rng: random.Random) -> list[Example]:
@@ -265,8 +267,10 @@ def tune_thresholds(predictor: TorchPredictor, dev: dict[str, list[Example]]
     for j, label in enumerate(FAILURE_TYPES):
         rows = [i for i, e in enumerate(examples) if label in e.failures]
         truth = np.array([examples[i].failures[label] == 1 for i in rows], dtype=bool)
+        # A head with too few labelled positives to tune was not learnt either: it stays off
+        # rather than firing at an arbitrary 0.5 on untrained scores.
         failure_thresholds[label] = (best_threshold(f[rows, j], truth)
-                                     if truth.sum() >= 5 else 0.5)
+                                     if truth.sum() >= 5 else DISABLED_THRESHOLD)
     response_source = dev.get("gold_train") or examples
     if response_source is not examples:
         _, _, r = predictor.probabilities([e.text for e in response_source])
@@ -276,7 +280,7 @@ def tune_thresholds(predictor: TorchPredictor, dev: dict[str, list[Example]]
         truth = np.array([response_source[i].responses[label] == 1 for i in rows], dtype=bool)
         response_thresholds[label] = (best_threshold(r[rows, j], truth, beta=0.5,
                                                      grid=tuple(np.arange(0.3, 0.96, 0.05)))
-                                      if truth.sum() >= 3 else 0.5)
+                                      if truth.sum() >= 3 else DISABLED_THRESHOLD)
     return failure_thresholds, response_thresholds
 
 
