@@ -9,6 +9,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.browser import browser_available, headless_chromium
 
@@ -73,7 +75,12 @@ def test_report_draws_its_charts_in_a_real_browser(sample_read_copy: Path, repo_
     assert "<script src=" not in page  # nothing fetched from the network
     with headless_chromium() as driver:
         driver.get(out.as_uri())
-        driver.implicitly_wait(10)
+        # Plotly draws after the page has parsed; on a busy machine that takes a while.
+        try:
+            WebDriverWait(driver, 60).until(
+                lambda d: len(d.find_elements("css selector", ".js-plotly-plot")) >= 6)
+        except TimeoutException:
+            pass  # the assertions below say what was missing
         charts = driver.find_elements("css selector", ".plotly-graph-div")
         # Plotly marks a div js-plotly-plot once it has drawn it, with one g.trace per series.
         drawn = [len(c.find_elements("css selector", ".main-svg g.trace")) for c in
