@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -76,11 +77,10 @@ def test_report_draws_its_charts_in_a_real_browser(sample_read_copy: Path, repo_
     with headless_chromium() as driver:
         driver.get(out.as_uri())
         # Plotly draws after the page has parsed; on a busy machine that takes a while.
-        try:
+        # On a timeout the assertions below say what was missing.
+        with contextlib.suppress(TimeoutException):
             WebDriverWait(driver, 60).until(
                 lambda d: len(d.find_elements("css selector", ".js-plotly-plot")) >= 6)
-        except TimeoutException:
-            pass  # the assertions below say what was missing
         charts = driver.find_elements("css selector", ".plotly-graph-div")
         # Plotly marks a div js-plotly-plot once it has drawn it, with one g.trace per series.
         drawn = [len(c.find_elements("css selector", ".main-svg g.trace")) for c in
