@@ -141,3 +141,24 @@ def test_dask_local_cluster_gives_the_single_process_results(tmp_path: Path,
         results[name] = predictions(db)
     assert len(results["single"]) > 300
     assert results["dask"] == results["single"]
+
+
+def test_the_alert_check_is_recorded_in_runs(tmp_path: Path, repo_root: Path) -> None:
+    db = tmp_path / "radar.duckdb"
+    code = ("from flows.alert_check import alert_check\n"
+            "from mining.params import RunParameters\n"
+            "print('STATUS', alert_check(RunParameters.from_settings())['status'])\n")
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"),
+           "MINING_DB_PATH": str(db), "MINING_READ_COPY_PATH": str(tmp_path / "read.duckdb"),
+           "MINING_ALERTS_CONFIG": str(repo_root / "config" / "alerts.yaml"),
+           "PYTHONPATH": str(repo_root)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo_root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "STATUS succeeded" in done.stdout
+    con = duckdb.connect(str(tmp_path / "read.duckdb"), read_only=True)
+    try:
+        runs = con.execute("SELECT run_id, status, alerts_new FROM runs").fetchall()
+    finally:
+        con.close()
+    assert len(runs) == 1 and runs[0][0].startswith("alerts-") and runs[0][1:] == ("succeeded", 0)
