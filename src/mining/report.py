@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from plotly.io import to_html
 from plotly.offline import get_plotlyjs
 
+from mining.analysis.metrics import iceberg_label
 from mining.store.db import read_named_queries
 
 QUERIES = ("report_overview", "report_trends", "report_root_causes", "report_iceberg",
@@ -124,9 +125,8 @@ def _table_html(frame: pd.DataFrame, max_rows: int = 40) -> str:
 
 def build_sections(frames: dict[str, pd.DataFrame]) -> list[Section]:
     iceberg = frames["report_iceberg"].copy()
-    iceberg["label"] = [
-        "no complaints" if c == 0 else f"{s / c:.1f} silent per complaint"
-        for s, c in zip(iceberg["silent_items"], iceberg["complaints"], strict=True)]
+    iceberg["label"] = [iceberg_label(int(s), int(c)) for s, c in
+                        zip(iceberg["silent_items"], iceberg["complaints"], strict=True)]
     at_risk_explain = (
         "Expected lost customers = Σ dissatisfied customers × (1 − repurchase rate of their "
         "recovery outcome). The rates are configurable assumptions (config/analysis.yaml), "
