@@ -16,6 +16,8 @@ from rich.table import Table
 
 app = typer.Typer(help="Service-failure radar: mine reviews and complaints.", no_args_is_help=True)
 console = Console()
+# Errors go to stderr unwrapped: a long path must not split the message a script greps for.
+error_console = Console(stderr=True, soft_wrap=True)
 
 OFFLINE_DEFAULTS = {
     "HF_HUB_OFFLINE": "1",
@@ -139,7 +141,7 @@ def report(
     try:
         path = write_report(source, out, since=since.date() if since else None, site=site)
     except FileNotFoundError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        error_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     console.print(f"Report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
@@ -157,7 +159,7 @@ def serve(
     """Serve the deployments (nightly pipeline, alert check, on-demand training) from this
     process, with no work pool. Needs a Prefect server: see the README's production section."""
     if not os.environ.get("PREFECT_API_URL"):
-        Console(stderr=True).print(
+        error_console.print(
             "[red]error:[/red] schedules need a Prefect server. Start one with\n"
             "  prefect server start --host 127.0.0.1 --port 4200\n"
             "and point this shell at it:\n"
@@ -206,7 +208,7 @@ def alerts_list(
         except (FileNotFoundError, duckdb.IOException) as exc:
             error = exc
     if frame is None:
-        Console(stderr=True).print(f"[red]error:[/red] {error}")
+        error_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2)
     table = Table(title=f"Alerts ({len(frame)})")
     for column in frame.columns:
@@ -229,12 +231,12 @@ def alerts_ack(
 
     path = db or Settings().db_path
     if not Path(path).is_file():
-        Console(stderr=True).print(f"[red]error:[/red] no database at {path}")
+        error_console.print(f"[red]error:[/red] no database at {path}")
         raise typer.Exit(2)
     with Store.open(path) as store:
         found = acknowledge(store, alert_id, who)
     if not found:
-        Console(stderr=True).print(f"[red]error:[/red] no alert {alert_id!r}")
+        error_console.print(f"[red]error:[/red] no alert {alert_id!r}")
         raise typer.Exit(2)
     console.print(f"Acknowledged {alert_id}")
 

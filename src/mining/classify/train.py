@@ -79,6 +79,9 @@ class TrainConfig(BaseModel):
     freeze_embeddings: bool = True
     response_loss_weight: float = 1.0
     failure_loss_weight: float = 1.0
+    failure_pos_weight_cap: float = Field(
+        1.0, ge=1.0, description="Rare failure types weigh their positives by sqrt(negatives / "
+                                 "positives) in training, at most this much; 1 turns it off.")
     threads: int = 2
     models_dir: Path = Path("models")
     cache_dir: Path = Path(".cache/base")
@@ -199,11 +202,23 @@ def tensor_batch(encoder: TextEncoder, ids: Sequence[Sequence[int]]) -> dict[str
     return {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
 
 
-def masked_bce(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def masked_bce(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+               pos_weight: torch.Tensor | None = None) -> torch.Tensor:
     if mask.sum() == 0:
         return logits.sum() * 0.0
-    loss = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none",
+                                                          pos_weight=pos_weight)
     return (loss * mask).sum() / mask.sum()
+
+
+def positive_weights(target: torch.Tensor, mask: torch.Tensor, cap: float) -> torch.Tensor:
+    """sqrt(negatives / positives) per label, between 1 and `cap`: a rare failure type (a few
+    hundred of ten thousand labelled rows) is otherwise drowned by its negatives and never
+    predicted, while the full ratio would make every head fire everywhere."""
+    positives = (target * mask).sum(0)
+    negatives = ((1 - target) * mask).sum(0)
+    ratio = torch.sqrt(negatives / positives.clamp(min=1.0))
+    return ratio.clamp(min=1.0, max=cap)
 
 
 class TorchPredictor:
@@ -243,7 +258,7 @@ class TorchPredictor:
 
 # -- thresholds -------------------------------------------------------------------------------
 def best_threshold(scores: np.ndarray, truth: np.ndarray, beta: float = 1.0,
-                   grid: Sequence[float] = tuple(np.arange(0.2, 0.91, 0.05))) -> float:
+                   grid: Sequence[float] = tuple(np.arange(0.05, 0.91, 0.05))) -> float:
     best, best_value = 0.5, -1.0
     for threshold in grid:
         predicted = scores >= threshold
@@ -321,6 +336,11 @@ def fit(model: MultiHeadModel, encoder: TextEncoder, train: list[Example],
         return min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    failure_pos_weight = positive_weights(y["failure"], y["failure_mask"],
+                                          cfg.failure_pos_weight_cap)
+    log.info("failure positive weights: %s",
+             {t: round(w, 2) for t, w in zip(FAILURE_TYPES, failure_pos_weight.tolist(),
+                                             strict=True)})
     history = []
     for epoch in range(cfg.epochs):
         model.train()
@@ -335,7 +355,7 @@ def fit(model: MultiHeadModel, encoder: TextEncoder, train: list[Example],
                 loss = nn.functional.cross_entropy(s, y["sentiment"][index], ignore_index=-100) \
                     if (y["sentiment"][index] >= 0).any() else s.sum() * 0.0
                 loss = loss + cfg.failure_loss_weight * masked_bce(
-                    f, y["failure"][index], y["failure_mask"][index])
+                    f, y["failure"][index], y["failure_mask"][index], failure_pos_weight)
                 loss = loss + cfg.response_loss_weight * masked_bce(
                     r, y["response"][index], y["response_mask"][index])
                 loss.backward()
