@@ -105,3 +105,15 @@ def test_evaluate_command_scores_and_refuses_a_malformed_file(repo_root: Path, m
     refused = run_cli(repo_root, "evaluate", "--data", str(bad), "--model", str(model_dir))
     assert refused.returncode == 2
     assert "sentiment must be one of" in refused.stderr
+
+
+def test_scores_do_not_depend_on_the_rest_of_the_batch(classifier: FeedbackClassifier) -> None:
+    """Activations are quantised per token: a resumed or distributed run stores the same scores."""
+    texts = ["@united flight delayed 4 hours", "lovely crew, thanks!", "房间很脏，服务很差",
+             "The waiter was rude and the soup was cold and the bill was wrong. " * 5,
+             "ok", "Lost my bag twice this month; I am switching airlines."]
+    together = classifier.probabilities(texts, batch_size=32)
+    for i, text in enumerate(texts):
+        alone = classifier.probabilities([text], batch_size=1)
+        for head_together, head_alone in zip(together, alone, strict=True):
+            np.testing.assert_allclose(head_together[i], head_alone[0], atol=1e-5)
