@@ -116,12 +116,9 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(bench, indent=2))
     if args.record:
-        metrics_path = model_dir / "metrics.json"
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-        metrics["speed_benchmark"] = bench
-        metrics_path.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        (model_dir / "README.md").write_text(card.render(metrics), encoding="utf-8")
-        print(f"recorded in {metrics_path} and the model card")
+        metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+        card.write(model_dir, {**metrics, "speed_benchmark": bench})
+        print(f"recorded in {model_dir / 'metrics.json'} and the model card")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from mining.classify.data import AIRLINE_REASONS, PEOPLE_RULES, RESPONSE_RULES, RESTAURANT_ASPECTS
@@ -123,7 +125,13 @@ def _base_choice(comparison: dict[str, Any] | None) -> list[str]:
     return [*lines, "", comparison["choice"], ""]
 
 
-def _speed(bench: dict[str, Any] | None) -> list[str]:
+def write(model_dir: Path, metrics: dict[str, Any]) -> None:
+    """Save `metrics.json` and the card rendered from it, side by side."""
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    (model_dir / "README.md").write_text(render(metrics), encoding="utf-8")
+
+
+def _speed(bench: dict[str, Any] | None, max_length: int) -> list[str]:
     """What `bench/classify_speed.py --record` measured on this model."""
     if not bench:
         return []
@@ -139,8 +147,8 @@ def _speed(bench: dict[str, Any] | None) -> list[str]:
     short = [name for name, r in bench["results"].items() if r["ratio"] < 5]
     if short:
         lines += ["", f"The 5× target is **not met** on {', '.join(short)}. Texts that fill all "
-                  "128 tokens leave no padding for length-sorted batching to save, so only the "
-                  "int8 arithmetic speeds them up."]
+                  f"{max_length} tokens leave no padding for length-sorted batching to save, "
+                  "so only the int8 arithmetic speeds them up."]
     return [*lines, ""]
 
 
@@ -203,7 +211,7 @@ def render(metrics: dict[str, Any]) -> str:
     ]
     for name, entry in metrics["validation"].items():
         lines += _side_by_side(name, entry)
-    lines += _speed(metrics.get("speed_benchmark"))
+    lines += _speed(metrics.get("speed_benchmark"), cfg["max_length"])
     lines += _base_choice(metrics.get("base_comparison"))
     lines += [
         "## Known limits", "",

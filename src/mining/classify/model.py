@@ -276,7 +276,6 @@ def quantize_onnx(source: Path, target: Path) -> None:
     weights = {i.name: i for i in graph.initializer}
     constants: dict[str, np.ndarray] = {
         "q_inv127": np.array(1 / 127, np.float32), "q_eps": np.array(1e-10, np.float32),
-        "q_zero": np.array(0, np.float32), "q_128": np.array(128, np.float32),
         "q_zero_point": np.array(128, np.uint8), "q_one": np.array(1.0, np.float32),
         "q_last_axis": np.array([-1], np.int64), "q_first": np.array([0], np.int64),
     }
@@ -316,9 +315,9 @@ def quantize_onnx(source: Path, target: Path) -> None:
                 helper.make_node("Mul", [p + "_max", "q_inv127"], [p + "_raw_scale"]),
                 helper.make_node("Max", [p + "_raw_scale", "q_eps"], [p + "_scale"]),
                 # zero point 128 per row (uint8 activations use the fastest kernels)
-                helper.make_node("Mul", [p + "_scale", "q_zero"], [p + "_zeros"]),
-                helper.make_node("Add", [p + "_zeros", "q_128"], [p + "_zp_float"]),
-                helper.make_node("Cast", [p + "_zp_float"], [p + "_zp"], to=TensorProto.UINT8),
+                helper.make_node("Shape", [p + "_scale"], [p + "_rows"]),
+                helper.make_node("ConstantOfShape", [p + "_rows"], [p + "_zp"],
+                                 value=numpy_helper.from_array(np.array([128], np.uint8))),
                 helper.make_node("QuantizeLinear", [p + "_2d", p + "_scale", p + "_zp"],
                                  [p + "_uint8"], axis=0),
                 helper.make_node("Unsqueeze", [p + "_scale", "q_last_axis"], [p + "_column"]),

@@ -496,8 +496,7 @@ def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncod
         "good": good,
         "base_comparison": _base_comparison(cfg.models_dir),
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    (out / "README.md").write_text(card.render(metrics), encoding="utf-8")
+    card.write(out, metrics)
     if good:
         (cfg.models_dir / "DEFAULT").write_text(f"{cfg.name}/{version}\n", encoding="utf-8")
     log.info("model written to %s (good: %s); export and evaluation took %.0f s", out, good,
