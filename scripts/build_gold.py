@@ -29,7 +29,12 @@ CODES = {
 }
 RARE = ["voice", "exit", "word_of_mouth", "third_party", "promise_mismatch", "system_failure"]
 LABELLER = "claude (AI assistant acting as annotator, following data/labels/GUIDE.md)"
-LABELLED_AT = "2026-11-23"
+# Labelling rounds, by candidate id. Each round is split on its own, so adding a round never
+# moves a row of an earlier round between train and test.
+ROUNDS = [  # (last id of the round, labelled on, test share)
+    ("g0444", "2026-11-23", TEST_SHARE),
+    ("g9999", "2026-11-24", TEST_SHARE),
+]
 
 
 def decode(field: str) -> str:
@@ -57,16 +62,17 @@ def read_batches(folder: Path) -> pd.DataFrame:
     return frame
 
 
-def split(frame: pd.DataFrame) -> list[str]:
+def split(frame: pd.DataFrame, seed: int = SEED, test_share: float = TEST_SHARE) -> list[str]:
     """Seeded split: rows with a rare label are dealt first so both parts get some of each."""
-    rng = random.Random(SEED)
+    frame = frame.reset_index(drop=True)
+    rng = random.Random(seed)
     labels = (frame["failure_types"] + ";" + frame["response"]).str.split(";")
     order = list(range(len(frame)))
     rng.shuffle(order)
     test_count: Counter[str] = Counter()
     seen: Counter[str] = Counter()
     result = ["train"] * len(frame)
-    n_test = round(len(frame) * TEST_SHARE)
+    n_test = round(len(frame) * test_share)
     chosen = 0
     for rare_first in (True, False):
         for i in order:
@@ -76,7 +82,7 @@ def split(frame: pd.DataFrame) -> list[str]:
             for x in rare:
                 seen[x] += 1
             # Send a row to test while its rarest label has less than its share there.
-            needs = any(test_count[x] < TEST_SHARE * seen[x] for x in rare) if rare else (
+            needs = any(test_count[x] < test_share * seen[x] for x in rare) if rare else (
                 chosen < n_test)
             if needs and chosen < n_test:
                 result[i] = "test"
@@ -96,9 +102,14 @@ def main() -> None:
         raise SystemExit(f"not labelled yet: {missing[:10]} ... ({len(missing)})")
     # The texts are public data, but the project never stores PII: redact as the pipeline does.
     gold["text"] = gold["text"].map(redact)
-    gold["split"] = split(gold)
+    gold["split"], gold["labelled_at"] = "", ""
+    first = "g0000"
+    for number, (last, labelled_at, test_share) in enumerate(ROUNDS):
+        rows = (gold["id"] > first) & (gold["id"] <= last)
+        gold.loc[rows, "split"] = split(gold[rows], SEED + number, test_share)
+        gold.loc[rows, "labelled_at"] = labelled_at
+        first = last
     gold["labeller"] = LABELLER
-    gold["labelled_at"] = LABELLED_AT
     gold["notes"] = ""
     columns = ["id", "origin", "origin_file", "origin_row", "strategy", "language", "text",
                "sentiment", "failure_types", "response", "split", "labeller", "labelled_at",

@@ -110,12 +110,45 @@ def select(shared: Path) -> pd.DataFrame:
     return frame
 
 
+# Round two (2026-11-24): more response, promise and IT signals, the labels the first round had
+# too few of to learn from. Its own seed; the rows of round one are excluded and keep their ids.
+ROUND_TWO = re.compile(
+    r"never (again|fly|flying|stay|use|go|come|return|buy)|won'?t be (back|flying|using)|"
+    r"switch|another airline|other airline|last time|close[d]? (my|the) account|"
+    r"tell (everyone|all|my)|friends|warn|avoid|recommend|stay away|don'?t (fly|stay|book|buy)|"
+    r"call(ed)?|on hold|complain|e-?mail(ed)?|\bdm\b|spoke|manager|dispute|"
+    r"lawyer|attorney|legal|lawsuit|\bsue\b|court|bbb|cfpb|ftc|regulat|\bdot\b|news|media|"
+    r"promis|advertis|website|\bapp\b|online|system|crash|glitch|error|"
+    r"再也不|不会再|最后一次|朋友|大家|千万|推荐|劝|投诉|客服|电话|经理|前台|消协|12315|工商|"
+    r"媒体|律师|曝光|宣传|描述|不符|图片|承诺|系统|网站|网上",
+    re.IGNORECASE)
+ROUND_TWO_PLAN = {"airline": 140, "cfpb": 80, "chnsenticorp_hotel": 60,
+                  "chinese_online_shopping": 60, "restaurants": 20}
+
+
+def select_round_two(shared: Path, first: pd.DataFrame) -> pd.DataFrame:
+    rng = random.Random(SEED + 2)
+    taken = set(zip(first["origin_file"], first["origin_row"].astype(int), strict=True))
+    chosen = []
+    for origin, rows in _rows(shared).items():
+        matching = [r for r in rows if ROUND_TWO.search(r[3]) and r[:2] not in taken]
+        chosen += [(origin, "enriched_round2", *r)
+                   for r in rng.sample(matching, min(ROUND_TWO_PLAN[origin], len(matching)))]
+    frame = pd.DataFrame(chosen, columns=["origin", "strategy", "origin_file", "origin_row",
+                                          "language", "text"])
+    frame["text"] = frame["text"].str.replace(r"\s+", " ", regex=True).str.strip()
+    start = len(first) + 1
+    frame.insert(0, "id", [f"g{i:04d}" for i in range(start, start + len(frame))])
+    return frame
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("data/labels/candidates.csv"))
     args = parser.parse_args()
-    frame = select(args.shared)
+    first = select(args.shared)
+    frame = pd.concat([first, select_round_two(args.shared, first)], ignore_index=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)
     print(f"{len(frame)} candidates written to {args.out}")
