@@ -372,11 +372,11 @@ def fit(model: MultiHeadModel, encoder: TextEncoder, train: list[Example],
 
 
 def next_version(model_root: Path) -> str:
+    """Today's date and one more than the highest number of today (never reusing a gap)."""
     today = datetime.now(UTC).strftime("%Y-%m-%d")
-    n = 1
-    while (model_root / f"{today}.{n}").exists():
-        n += 1
-    return f"{today}.{n}"
+    taken = [int(p.name.rsplit(".", 1)[1]) for p in model_root.glob(f"{today}.*")
+             if p.name.rsplit(".", 1)[1].isdigit()]
+    return f"{today}.{max(taken, default=0) + 1}"
 
 
 def measure_speed(predictor: FeedbackClassifier, texts: Sequence[str]) -> dict[str, float]:
