@@ -31,9 +31,9 @@ RARE = ["voice", "exit", "word_of_mouth", "third_party", "promise_mismatch", "sy
 LABELLER = "claude (AI assistant acting as annotator, following data/labels/GUIDE.md)"
 # Labelling rounds, by candidate id. Each round is split on its own, so adding a round never
 # moves a row of an earlier round between train and test.
-ROUNDS = [  # (last id of the round, labelled on, test share)
-    ("g0444", "2026-11-23", TEST_SHARE),
-    ("g9999", "2026-11-24", TEST_SHARE),
+ROUNDS = [  # (last id of the round, labelled on)
+    ("g0444", "2026-11-23"),
+    ("g9999", "2026-11-24"),
 ]
 
 
@@ -62,7 +62,7 @@ def read_batches(folder: Path) -> pd.DataFrame:
     return frame
 
 
-def split(frame: pd.DataFrame, seed: int = SEED, test_share: float = TEST_SHARE) -> list[str]:
+def split(frame: pd.DataFrame, seed: int) -> list[str]:
     """Seeded split: rows with a rare label are dealt first so both parts get some of each."""
     frame = frame.reset_index(drop=True)
     rng = random.Random(seed)
@@ -72,7 +72,7 @@ def split(frame: pd.DataFrame, seed: int = SEED, test_share: float = TEST_SHARE)
     test_count: Counter[str] = Counter()
     seen: Counter[str] = Counter()
     result = ["train"] * len(frame)
-    n_test = round(len(frame) * test_share)
+    n_test = round(len(frame) * TEST_SHARE)
     chosen = 0
     for rare_first in (True, False):
         for i in order:
@@ -82,7 +82,7 @@ def split(frame: pd.DataFrame, seed: int = SEED, test_share: float = TEST_SHARE)
             for x in rare:
                 seen[x] += 1
             # Send a row to test while its rarest label has less than its share there.
-            needs = any(test_count[x] < test_share * seen[x] for x in rare) if rare else (
+            needs = any(test_count[x] < TEST_SHARE * seen[x] for x in rare) if rare else (
                 chosen < n_test)
             if needs and chosen < n_test:
                 result[i] = "test"
@@ -104,9 +104,9 @@ def main() -> None:
     gold["text"] = gold["text"].map(redact)
     gold["split"], gold["labelled_at"] = "", ""
     first = "g0000"
-    for number, (last, labelled_at, test_share) in enumerate(ROUNDS):
+    for number, (last, labelled_at) in enumerate(ROUNDS):
         rows = (gold["id"] > first) & (gold["id"] <= last)
-        gold.loc[rows, "split"] = split(gold[rows], SEED + number, test_share)
+        gold.loc[rows, "split"] = split(gold[rows], SEED + number)
         gold.loc[rows, "labelled_at"] = labelled_at
         first = last
     gold["labeller"] = LABELLER

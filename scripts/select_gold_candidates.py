@@ -17,6 +17,7 @@ import random
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -84,10 +85,18 @@ def _rows(shared: Path) -> dict[str, list[tuple[str, int, str, str]]]:
     return out
 
 
-def select(shared: Path) -> pd.DataFrame:
+def _frame(chosen: list[tuple[Any, ...]], first_id: int) -> pd.DataFrame:
+    """Candidates as a table: whitespace collapsed, ids numbered on from `first_id`."""
+    frame = pd.DataFrame(chosen, columns=["origin", "strategy", "origin_file", "origin_row",
+                                          "language", "text"])
+    frame["text"] = frame["text"].str.replace(r"\s+", " ", regex=True).str.strip()
+    frame.insert(0, "id", [f"g{i:04d}" for i in range(first_id, first_id + len(frame))])
+    return frame
+
+
+def select(rows_by_origin: dict[str, list[tuple[str, int, str, str]]]) -> pd.DataFrame:
     rng = random.Random(SEED)
     chosen = []
-    rows_by_origin = _rows(shared)
     for origin, rows in rows_by_origin.items():
         n_random, n_enriched = PLAN[origin]
         picked = rng.sample(rows, n_random)
@@ -103,11 +112,7 @@ def select(shared: Path) -> pd.DataFrame:
                     if THIRD_PARTY.search(r[3]) and (origin, r[1]) not in taken_all]
         chosen += [(origin, "enriched_third_party", *r)
                    for r in extra_rng.sample(matching, min(count, len(matching)))]
-    frame = pd.DataFrame(chosen, columns=["origin", "strategy", "origin_file", "origin_row",
-                                          "language", "text"])
-    frame["text"] = frame["text"].str.replace(r"\s+", " ", regex=True).str.strip()
-    frame.insert(0, "id", [f"g{i:04d}" for i in range(1, len(frame) + 1)])
-    return frame
+    return _frame(chosen, first_id=1)
 
 
 # Round two (2026-11-24): more response, promise and IT signals, the labels the first round had
@@ -126,20 +131,16 @@ ROUND_TWO_PLAN = {"airline": 140, "cfpb": 80, "chnsenticorp_hotel": 60,
                   "chinese_online_shopping": 60, "restaurants": 20}
 
 
-def select_round_two(shared: Path, first: pd.DataFrame) -> pd.DataFrame:
+def select_round_two(rows_by_origin: dict[str, list[tuple[str, int, str, str]]],
+                     first: pd.DataFrame) -> pd.DataFrame:
     rng = random.Random(SEED + 2)
     taken = set(zip(first["origin_file"], first["origin_row"].astype(int), strict=True))
     chosen = []
-    for origin, rows in _rows(shared).items():
+    for origin, rows in rows_by_origin.items():
         matching = [r for r in rows if ROUND_TWO.search(r[3]) and r[:2] not in taken]
         chosen += [(origin, "enriched_round2", *r)
                    for r in rng.sample(matching, min(ROUND_TWO_PLAN[origin], len(matching)))]
-    frame = pd.DataFrame(chosen, columns=["origin", "strategy", "origin_file", "origin_row",
-                                          "language", "text"])
-    frame["text"] = frame["text"].str.replace(r"\s+", " ", regex=True).str.strip()
-    start = len(first) + 1
-    frame.insert(0, "id", [f"g{i:04d}" for i in range(start, start + len(frame))])
-    return frame
+    return _frame(chosen, first_id=len(first) + 1)
 
 
 def main() -> None:
@@ -147,8 +148,9 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("data/labels/candidates.csv"))
     args = parser.parse_args()
-    first = select(args.shared)
-    frame = pd.concat([first, select_round_two(args.shared, first)], ignore_index=True)
+    rows_by_origin = _rows(args.shared)
+    first = select(rows_by_origin)
+    frame = pd.concat([first, select_round_two(rows_by_origin, first)], ignore_index=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)
     print(f"{len(frame)} candidates written to {args.out}")

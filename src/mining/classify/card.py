@@ -172,7 +172,8 @@ def render(metrics: dict[str, Any]) -> str:
         + ", ".join(f"{h['seconds']:.0f} s" for h in metrics["history"]) + ")",
         f"- inference (8-bit ONNX, 2 threads) on the airline validation tweets: "
         f"{metrics['speed_int8_airline_validation']['texts_per_second']} texts/s "
-        "(full benchmark below)",
+        + ("(full benchmark below)" if metrics.get("speed_benchmark") else
+           "(full benchmark: `bench/classify_speed.py --record` adds it to this card)"),
         f"- good (matches or beats the baseline's sentiment accuracy on airline and Chinese "
         f"validation): {metrics['good']}", "",
         "## Quality bars (validation splits never trained on)", "", *_bars(metrics), "",

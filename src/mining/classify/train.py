@@ -113,8 +113,12 @@ def _sample(examples: list[Example], limit: int, rng: random.Random) -> list[Exa
     return rng.sample(examples, limit)
 
 
-def build_datasets(cfg: TrainConfig) -> tuple[list[Example], dict[str, list[Example]],
-                                              dict[str, list[Example]], list[dict[str, Any]]]:
+# Train examples, dev sets, validation sets and data-file records.
+Datasets = tuple[list[Example], dict[str, list[Example]], dict[str, list[Example]],
+                 list[dict[str, Any]]]
+
+
+def build_datasets(cfg: TrainConfig) -> Datasets:
     """Train examples, dev sets (threshold tuning), validation sets (reported) and file records."""
     rng = random.Random(cfg.seed)
     shared = cfg.data.shared
@@ -388,8 +392,9 @@ def measure_speed(predictor: FeedbackClassifier, texts: Sequence[str]) -> dict[s
             "texts_per_second": round(len(texts) / seconds, 1)}
 
 
-def _corpus(cfg: TrainConfig) -> Iterator[str]:
-    train, dev, validation, _ = build_datasets(cfg)
+def _corpus(datasets: Datasets) -> Iterator[str]:
+    """Every text of the built datasets: what the base vocabulary is trimmed to."""
+    train, dev, validation, _ = datasets
     for group in (train, *dev.values(), *validation.values()):
         for e in group:
             yield e.text
@@ -401,10 +406,11 @@ def train_model(config_path: Path | None = None, cfg: TrainConfig | None = None)
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     started = time.perf_counter()
-    train, dev, validation, files = build_datasets(cfg)
+    datasets = build_datasets(cfg)
+    train, _, validation, _ = datasets
     log.info("training examples: %d; validation sets: %s", len(train),
              {k: len(v) for k, v in validation.items()})
-    base = resolve_base(cfg.base, cfg.cache_dir, lambda: _corpus(cfg))
+    base = resolve_base(cfg.base, cfg.cache_dir, lambda: _corpus(datasets))
     encoder = TextEncoder(base.model_dir, cfg.max_length)
     seed_everything(cfg.seed)
     model = build_model(base, cfg)
@@ -414,7 +420,7 @@ def train_model(config_path: Path | None = None, cfg: TrainConfig | None = None)
     out = model_root / next_version(model_root)
     (out / "checkpoint").mkdir(parents=True)
     torch.save(model.state_dict(), out / "checkpoint" / "model.pt")
-    return finalize(out, cfg, model, base, encoder, (train, dev, validation, files),
+    return finalize(out, cfg, model, base, encoder, datasets,
                     {"history": history, "train_seconds": round(train_seconds, 1)})
 
 
@@ -424,7 +430,7 @@ def rebuild_from_checkpoint(model_dir: Path, config_path: Path | None = None) ->
     torch.set_num_threads(cfg.threads)
     previous = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
     datasets = build_datasets(cfg)
-    base = resolve_base(cfg.base, cfg.cache_dir, lambda: _corpus(cfg))
+    base = resolve_base(cfg.base, cfg.cache_dir, lambda: _corpus(datasets))
     encoder = TextEncoder(base.model_dir, cfg.max_length)
     model = build_model(base, cfg)
     model.load_state_dict(torch.load(model_dir / "checkpoint" / "model.pt"))
@@ -439,8 +445,7 @@ def _base_comparison(models_dir: Path) -> dict[str, Any] | None:
 
 
 def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncoder,
-             encoder: TextEncoder, datasets: tuple[list[Example], dict[str, list[Example]],
-                                                   dict[str, list[Example]], list[dict[str, Any]]],
+             encoder: TextEncoder, datasets: Datasets,
              training: dict[str, Any]) -> Path:
     """Tune thresholds, export int8 ONNX, evaluate model and baseline, write card and metrics."""
     started = time.perf_counter()
