@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import pandas as pd
+
 from mining.classify import data
 from mining.classify.train import TrainConfig, build_datasets
 
@@ -21,9 +23,19 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=Path("config/train.yaml"))
     parser.add_argument("--out", type=Path, default=Path("artifacts/validation"))
     args = parser.parse_args()
-    _, _, validation, _ = build_datasets(TrainConfig.load(args.config))
+    cfg = TrainConfig.load(args.config)
+    _, _, validation, _ = build_datasets(cfg)
+    parts = dict(validation)
+    if "gold_test" in validation and cfg.data.gold is not None:
+        # The held-out gold texts of each labelling round too, so a round's figures compare
+        # with what was measured before the next round was added.
+        gold = pd.read_csv(cfg.data.gold, dtype=str, keep_default_na=False)
+        for day, rows in gold[gold["split"] == "test"].groupby("labelled_at"):
+            ids = {f"gold:{i}" for i in rows["id"]}
+            parts[f"gold_test_labelled_{day}"] = [e for e in validation["gold_test"]
+                                                  if e.uid in ids]
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, examples in validation.items():
+    for name, examples in parts.items():
         path = args.out / f"{name}.csv"
         data.to_eval_frame(examples).to_csv(path, index=False)
         print(f"{path}: {len(examples)} rows")
