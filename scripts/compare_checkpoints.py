@@ -29,6 +29,11 @@ def main() -> None:
     parser.add_argument("first", type=Path)
     parser.add_argument("second", type=Path)
     args = parser.parse_args()
+    for model_dir in (args.first, args.second):
+        for name in ("checkpoint/model.pt", "tokenizer.json"):
+            if not (model_dir / name).is_file():
+                parser.error(f"{model_dir / name} not found (the checkpoint is written by "
+                             "`mining train` and not committed)")
     a, b = (torch.load(d / "checkpoint" / "model.pt") for d in (args.first, args.second))
     differing = sorted(k for k in a.keys() | b.keys()
                        if k != EMBEDDINGS and (k not in a or k not in b
