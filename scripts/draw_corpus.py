@@ -1,0 +1,262 @@
+"""Draw the texts of the labelled corpus (model v2) from the shared data (seeded, deterministic).
+
+    .venv/bin/python scripts/draw_corpus.py [--shared ../shared/data]
+
+Writes `data/labels/corpus_candidates.csv` and the annotators' batches under
+`data/labels/corpus/in/` (`cNN.csv`, about 135 texts each, domains mixed) plus second-pass batches
+(`dNN.csv`) that hold 10 % of the rows again for an independent annotator.
+
+Eligible rows: every row of the sets that public training does not read (hotel, restaurant,
+delivery and e-commerce reviews, the CFPB narrative file), and only the `dev` split of the sets
+it does read (airline tweets, ChnSentiCorp, SemEval/MAMS, the CFPB sample), so no labelled text is
+also a public training or validation text. Rows of the gold set are excluded, as is any text
+seen twice. Each origin's draw is part random (half of it from the writer's low ratings, where
+failures are), part *enriched*: rows matching a broad phrase list for one rare label, dealt
+round-robin over the labels so each gets candidates. The phrases only choose which texts are
+read; annotators decide every label. Texts are whitespace-collapsed and cut at 1,200 characters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mining.classify.data import split_of
+
+SEED = 20261201
+MAX_CHARS = 1200
+BATCH_SIZE = 135
+SECOND_PASS_SHARE = 10  # percent of rows labelled twice
+
+ENRICH = {
+    "third_party": r"lawyer|attorney|legal action|lawsuit|\bsue\b|\bsued\b|small claims|\bcourt\b|"
+                   r"\bbbb\b|better business|cfpb|consumer financial|\bftc\b|regulator|"
+                   r"health (department|inspector|board)|police|ombudsman|\bnews\b|\bmedia\b|"
+                   r"reporter|trading standards|\bdot\b|\bfaa\b|attorney general|"
+                   r"消协|消费者协会|12315|工商|媒体|律师|起诉|曝光|报警|法院|315",
+    "exit": r"never (again|go|come|return|stay|eat|buy|use|order|book|fly)|won'?t be (back|"
+            r"returning|coming|flying)|not (be )?(coming|going) back|last time|switch|"
+            r"close[d]? (my|the) account|再也不|不会再|最后一次|拉黑|不会再来|不会再买",
+    "word_of_mouth": r"avoid|stay away|\bwarn|not recommend|n'?t recommend|tell (all|every|my)|"
+                     r"told (all|every|my)|friends|don'?t (waste|go|stay|eat|buy|order)|"
+                     r"千万|不推荐|劝|大家别|大家不要|朋友|告诉",
+    "voice": r"complain|manager|called|emailed|front desk|customer (service|care)|refund|"
+             r"told the|asked (the|for)|dispute|投诉|客服|前台|经理|打电话|反映|退款|退货",
+    "promise_mismatch": r"advertis|as described|picture|photo|promis|misleading|not what|"
+                        r"description|fake|描述|不符|图片|宣传|承诺|假货|实物|照片|不一样",
+    "system_failure": r"website|\bapp\b|online|system|wi-?fi|internet|crash|glitch|\berror|"
+                      r"payment|系统|网站|网络|无线|宽带|宽带|上网|支付|订单",
+    "failure": r"rude|dirty|wait|slow|wrong|cold|overcharg|expensive|broken|smell|noise|noisy|"
+               r"cancel|delay|态度|脏|慢|等|错|贵|坏|吵|差",
+}
+
+# The rarest label gets two turns in each round of the enriched draw.
+TURNS = {"third_party": 2}
+# origin: (planned rows, share drawn at random)
+PLAN: dict[str, tuple[int, float]] = {
+    "airline": (600, 0.4),
+    "cfpb": (800, 0.4),
+    "datafiniti_hotels": (1250, 0.4),
+    "booking_hotels": (650, 0.4),
+    "zh_hotels": (900, 0.4),
+    "yelp_restaurants": (900, 0.4),
+    "zomato_restaurants": (800, 0.4),
+    "restaurant_sentences": (100, 0.6),
+    "zh_dianping": (800, 0.5),
+    "zh_shopping": (1100, 0.4),
+    "flipkart": (250, 0.5),
+    "amazon_alexa": (150, 0.5),
+}
+LANGUAGE = {"airline": "en", "cfpb": "en", "datafiniti_hotels": "en", "booking_hotels": "en",
+            "zh_hotels": "zh", "yelp_restaurants": "en", "zomato_restaurants": "en",
+            "restaurant_sentences": "en", "zh_dianping": "zh", "zh_shopping": "zh",
+            "flipkart": "en", "amazon_alexa": "en"}
+DOMAIN = {"airline": "airline", "cfpb": "banking", "datafiniti_hotels": "hotel",
+          "booking_hotels": "hotel", "zh_hotels": "hotel", "yelp_restaurants": "restaurant",
+          "zomato_restaurants": "restaurant", "restaurant_sentences": "restaurant",
+          "zh_dianping": "restaurant", "zh_shopping": "ecommerce", "flipkart": "ecommerce",
+          "amazon_alexa": "ecommerce"}
+
+
+@dataclass(frozen=True)
+class Row:
+    origin: str
+    origin_file: str
+    origin_row: int  # 1-based line of the data row in its file (header is line 1)
+    text: str
+    low: bool  # the writer's own rating or label is low
+
+
+def _clean(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) > MAX_CHARS:
+        cut = text[:MAX_CHARS]
+        space = cut.rfind(" ")
+        text = (cut[:space] if space > MAX_CHARS * 0.8 else cut) + " …"
+    return text
+
+
+def _low(value: object, scale: float) -> bool:
+    try:
+        return float(str(value)) <= scale
+    except ValueError:
+        return False
+
+
+def eligible_rows(shared: Path) -> dict[str, list[Row]]:
+    out: dict[str, list[Row]] = {k: [] for k in PLAN}
+
+    def add(origin: str, file: str, row: int, text: object, low: bool) -> None:
+        if isinstance(text, str) and len(text.strip()) >= 8:
+            out[origin].append(Row(origin, file, row, _clean(text), low))
+
+    tweets = pd.read_csv(shared / "airline_tweets" / "tweets.csv", dtype={"tweet_id": str})
+    for i, t in enumerate(tweets.itertuples(index=False)):
+        if split_of(f"airline:{t.tweet_id}") == "dev":
+            add("airline", "airline_tweets/tweets.csv", i + 2, t.text,
+                t.airline_sentiment == "negative")
+    cfpb = pd.read_csv(shared / "cfpb_complaints" / "complaints_sample.csv",
+                       dtype={"Complaint ID": str})
+    for i, r in cfpb.iterrows():
+        if split_of(f"cfpb:{r['Complaint ID']}") == "dev":
+            add("cfpb", "cfpb_complaints/complaints_sample.csv", int(i) + 2,
+                r["Consumer complaint narrative"], True)
+    for i, r in pd.read_csv(shared / "cfpb_complaint_narratives" / "reviews.csv",
+                            dtype=str).iterrows():
+        add("cfpb", "cfpb_complaint_narratives/reviews.csv", int(i) + 2, r["text"], True)
+    hotel = pd.read_csv(shared / "chnsenticorp_hotel" / "reviews.csv")
+    public_hotel = set()
+    for i, r in enumerate(hotel.itertuples(index=False)):
+        if not isinstance(r.review, str):
+            continue
+        if split_of(f"chnsenticorp:{i}") == "dev":
+            add("zh_hotels", "chnsenticorp_hotel/reviews.csv", i + 2, r.review, r.label == 0)
+        else:  # trained on or held out as public validation: keep out of the corpus
+            public_hotel.add(_clean(r.review))
+    shop = pd.read_csv(shared / "chinese_online_shopping" / "reviews.csv")
+    for i, r in enumerate(shop.itertuples(index=False)):
+        if not isinstance(r.review, str):
+            continue
+        text = r.review.lstrip("\ufeff")
+        if r.cat == "酒店":
+            if _clean(text) not in public_hotel:
+                add("zh_hotels", "chinese_online_shopping/reviews.csv", i + 2, text, r.label == 0)
+        else:
+            add("zh_shopping", "chinese_online_shopping/reviews.csv", i + 2, text, r.label == 0)
+    simple = [("datafiniti_hotels", "datafiniti_hotels/reviews.csv", 2.0),
+              ("booking_hotels", "booking_hotels/reviews.csv", 6.0),
+              ("yelp_restaurants", "yelp_restaurants/reviews.csv", 2.0),
+              ("zomato_restaurants", "zomato_hyderabad_restaurants/reviews.csv", 2.0),
+              ("zh_dianping", "zh_dianping_small/reviews.csv", 0.0),
+              ("flipkart", "flipkart_product_reviews/reviews.csv", 2.0),
+              ("amazon_alexa", "amazon_alexa_reviews/reviews.csv", 2.0)]
+    for origin, file, low_at in simple:
+        frame = pd.read_csv(shared / file, dtype=str, keep_default_na=False)
+        for i, r in frame.iterrows():
+            add(origin, file, int(i) + 2, r["text"], _low(r["rating_or_label"], low_at))
+    for name in ("semeval2014_restaurants/train.xml", "mams_acsa/train.xml"):
+        dataset = "semeval" if name.startswith("semeval") else "mams"
+        for index, sentence in enumerate(ET.parse(shared / name).getroot().iter("sentence")):
+            if split_of(f"{dataset}:{sentence.get('id') or index}") == "dev":
+                polarities = {a.get("polarity") for a in sentence.iter("aspectCategory")}
+                add("restaurant_sentences", name, index + 1, sentence.findtext("text"),
+                    "negative" in polarities)
+    return out
+
+
+def draw(rows_by_origin: dict[str, list[Row]], excluded: set[tuple[str, int]],
+         excluded_texts: set[str]) -> pd.DataFrame:
+    rng = random.Random(SEED)
+    seen_texts = set(excluded_texts)
+    chosen: list[tuple[Row, str]] = []
+    patterns = {k: re.compile(v, re.IGNORECASE) for k, v in ENRICH.items()}
+    for origin, (planned, random_share) in PLAN.items():
+        pool = [r for r in rows_by_origin[origin]
+                if (r.origin_file, r.origin_row) not in excluded]
+        rng.shuffle(pool)
+        picked: list[tuple[Row, str]] = []
+
+        def take(row: Row, strategy: str) -> bool:
+            if row.text in seen_texts:
+                return False
+            seen_texts.add(row.text)
+            picked.append((row, strategy))
+            return True
+
+        n_random = round(planned * random_share)
+        low = [r for r in pool if r.low]
+        for row in low[: n_random // 2]:
+            take(row, "random_low_rating")
+        for row in pool:
+            if len(picked) >= n_random:
+                break
+            take(row, "random")
+        queues = {label: [r for r in pool if p.search(r.text)] for label, p in patterns.items()}
+        while len(picked) < planned and any(queues.values()):
+            for label, queue in queues.items():
+                for _ in range(TURNS.get(label, 1)):
+                    while queue and len(picked) < planned:
+                        if take(queue.pop(), f"enriched_{label}"):
+                            break
+        for row in pool:  # a small origin whose phrase matches ran out: fill at random
+            if len(picked) >= planned:
+                break
+            take(row, "random")
+        chosen += picked
+        print(f"{origin:22s} eligible {len(pool):6d}  drawn {len(picked)}")
+    frame = pd.DataFrame(
+        [(r.origin, DOMAIN[r.origin], s, r.origin_file, r.origin_row, LANGUAGE[r.origin], r.text)
+         for r, s in chosen],
+        columns=["origin", "domain", "strategy", "origin_file", "origin_row", "language", "text"])
+    order = list(range(len(frame)))
+    random.Random(SEED + 1).shuffle(order)
+    frame = frame.iloc[order].reset_index(drop=True)
+    frame.insert(0, "id", [f"c{i:05d}" for i in range(1, len(frame) + 1)])
+    return frame
+
+
+def second_pass(item_id: str) -> bool:
+    """A fixed 10 % of the rows, chosen by a hash of the id, are labelled twice."""
+    digest = hashlib.sha256(f"second:{item_id}".encode()).hexdigest()
+    return int(digest[:8], 16) % 100 < SECOND_PASS_SHARE
+
+
+def write_batches(frame: pd.DataFrame, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = ["id", "domain", "language", "text"]
+    for number, start in enumerate(range(0, len(frame), BATCH_SIZE), start=1):
+        frame.iloc[start:start + BATCH_SIZE][columns].to_csv(folder / f"c{number:02d}.csv",
+                                                             index=False)
+    twice = frame[frame["id"].map(second_pass)]
+    # Reversed so a second-pass batch mixes rows of many first-pass batches.
+    twice = twice.iloc[::-1]
+    for number, start in enumerate(range(0, len(twice), BATCH_SIZE), start=1):
+        twice.iloc[start:start + BATCH_SIZE][columns].to_csv(folder / f"d{number:02d}.csv",
+                                                             index=False)
+    print(f"{len(frame)} texts in {-(-len(frame) // BATCH_SIZE)} batches, {len(twice)} "
+          f"labelled twice in {-(-len(twice) // BATCH_SIZE)} second-pass batches")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--labels", type=Path, default=Path("data/labels"))
+    args = parser.parse_args()
+    gold = pd.read_csv(args.labels / "candidates.csv", dtype=str)
+    excluded = set(zip(gold["origin_file"], gold["origin_row"].astype(int), strict=True))
+    frame = draw(eligible_rows(args.shared), excluded, set(gold["text"]))
+    frame.to_csv(args.labels / "corpus_candidates.csv", index=False)
+    write_batches(frame, args.labels / "corpus" / "in")
+    print(frame.groupby(["domain", "language"]).size().to_string())
+    print(frame["strategy"].value_counts().to_string())
+
+
+if __name__ == "__main__":
+    main()
