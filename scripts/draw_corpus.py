@@ -222,10 +222,62 @@ def draw(rows_by_origin: dict[str, list[Row]], excluded: set[tuple[str, int]],
     return frame
 
 
-def second_pass(item_id: str) -> bool:
+# A supplementary draw (own seed, after the first batches were labelled): the first 2,835
+# labelled texts projected about 220 third-party positives for the whole corpus, short of the
+# 300 wanted, so a further set of rows matching stricter third-party phrases is read.
+SUPPLEMENT_SEED = SEED + 7
+THIRD_PARTY_STRICT = (
+    r"lawyer|attorney|lawsuit|\bsue\b|\bsued\b|suing|small claims|\bbbb\b|better business|"
+    r"\bftc\b|regulator|health (department|inspector|dept)|police|ombudsman|reporter|"
+    r"trading standards|\bdot\b|\bfaa\b|consumer (forum|court|protection)|"
+    r"(complaint|complained|report(ed)?) (with|to) the|"
+    r"消协|消费者协会|12315|工商|律师|起诉|曝光|报警|法院|媒体|记者|投诉到")
+SUPPLEMENT_PLAN = {"cfpb": 120, "datafiniti_hotels": 60, "yelp_restaurants": 40,
+                   "zomato_restaurants": 40, "zh_shopping": 60, "zh_hotels": 40, "airline": 25,
+                   "booking_hotels": 20}
+
+
+def draw_supplement(rows_by_origin: dict[str, list[Row]], taken: pd.DataFrame,
+                    excluded: set[tuple[str, int]], excluded_texts: set[str]) -> pd.DataFrame:
+    rng = random.Random(SUPPLEMENT_SEED)
+    pattern = re.compile(THIRD_PARTY_STRICT, re.IGNORECASE)
+    seen_rows = excluded | set(zip(taken["origin_file"], taken["origin_row"], strict=True))
+    seen_texts = excluded_texts | set(taken["text"])
+    chosen = []
+    for origin, count in SUPPLEMENT_PLAN.items():
+        pool = [r for r in rows_by_origin[origin] if pattern.search(r.text)
+                and (r.origin_file, r.origin_row) not in seen_rows and r.text not in seen_texts]
+        rng.shuffle(pool)
+        for row in pool[:count]:
+            seen_texts.add(row.text)
+            chosen.append(row)
+        print(f"supplement {origin:22s} matching {len(pool):5d}  drawn {min(count, len(pool))}")
+    frame = pd.DataFrame(
+        [(r.origin, DOMAIN[r.origin], "enriched_third_party_strict", r.origin_file, r.origin_row,
+          LANGUAGE[r.origin], r.text) for r in chosen],
+        columns=["origin", "domain", "strategy", "origin_file", "origin_row", "language", "text"])
+    order = list(range(len(frame)))
+    random.Random(SUPPLEMENT_SEED + 1).shuffle(order)
+    frame = frame.iloc[order].reset_index(drop=True)
+    first = len(taken) + 1
+    frame.insert(0, "id", [f"c{i:05d}" for i in range(first, first + len(frame))])
+    return frame
+
+
+def write_supplement(frame: pd.DataFrame, folder: Path) -> None:
+    columns = ["id", "domain", "language", "text"]
+    for number, start in enumerate(range(0, len(frame), BATCH_SIZE), start=1):
+        frame.iloc[start:start + BATCH_SIZE][columns].to_csv(folder / f"s{number:02d}.csv",
+                                                             index=False)
+    twice = frame[frame["id"].map(lambda i: second_pass(i, 20))]
+    twice[columns].to_csv(folder / "d08.csv", index=False)
+    print(f"supplement: {len(frame)} texts, {len(twice)} labelled twice (d08)")
+
+
+def second_pass(item_id: str, share: int = SECOND_PASS_SHARE) -> bool:
     """A fixed 10 % of the rows, chosen by a hash of the id, are labelled twice."""
     digest = hashlib.sha256(f"second:{item_id}".encode()).hexdigest()
-    return int(digest[:8], 16) % 100 < SECOND_PASS_SHARE
+    return int(digest[:8], 16) % 100 < share
 
 
 def write_batches(frame: pd.DataFrame, folder: Path) -> None:
@@ -251,9 +303,13 @@ def main() -> None:
     args = parser.parse_args()
     gold = pd.read_csv(args.labels / "candidates.csv", dtype=str)
     excluded = set(zip(gold["origin_file"], gold["origin_row"].astype(int), strict=True))
-    frame = draw(eligible_rows(args.shared), excluded, set(gold["text"]))
+    rows = eligible_rows(args.shared)
+    first = draw(rows, excluded, set(gold["text"]))
+    write_batches(first, args.labels / "corpus" / "in")
+    supplement = draw_supplement(rows, first, excluded, set(gold["text"]))
+    write_supplement(supplement, args.labels / "corpus" / "in")
+    frame = pd.concat([first, supplement], ignore_index=True)
     frame.to_csv(args.labels / "corpus_candidates.csv", index=False)
-    write_batches(frame, args.labels / "corpus" / "in")
     print(frame.groupby(["domain", "language"]).size().to_string())
     print(frame["strategy"].value_counts().to_string())
 

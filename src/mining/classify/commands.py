@@ -26,12 +26,27 @@ def _classifier(model: Path | None) -> FeedbackClassifier:
                            settings.torch_threads)
 
 
-def train(config: Annotated[Path | None, typer.Option(help="Training config (YAML).")] = Path(
-        "config/train.yaml")) -> None:
+def train(
+    config: Annotated[Path | None, typer.Option(help="Training config (YAML).")] = Path(
+        "config/train.yaml"),
+    heads_only: Annotated[bool, typer.Option(
+        "--heads-only", help="Keep the encoder; refit the heads and thresholds on its cached "
+                             "features (seconds to minutes instead of a fine-tune).")] = False,
+    model: Annotated[Path | None, typer.Option(
+        help="With --heads-only: the model whose encoder to keep; default: models/DEFAULT.")
+    ] = None,
+) -> None:
     """Fine-tune the classifier and write models/<name>/<version>/ with its model card."""
-    from mining.classify.train import train_model
+    from mining.classify.train import refit_heads, train_model
 
-    out = train_model(config)
+    if model is not None and not heads_only:
+        typer.echo("--model only goes with --heads-only", err=True)
+        raise typer.Exit(2)
+    try:
+        out = refit_heads(config, model) if heads_only else train_model(config)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"cannot train: {exc}", err=True)
+        raise typer.Exit(2) from exc
     console.print(f"model written to {out}; card: {out / 'README.md'}")
 
 
@@ -102,15 +117,20 @@ def predict(
     with output.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["row", "text", "sentiment", "sentiment_score", "failure_types",
-                         "failure_scores", "responses", "response_scores", "model_version"])
+                         "failure_scores", "responses", "response_scores", "model_version",
+                         "not_learnt"])
+        not_learnt = ";".join(classifier.labels.disabled)
         for number, (text, p) in enumerate(zip(texts, predictions, strict=True), start=1):
             writer.writerow([number, text, p.sentiment, f"{p.sentiment_score:.4f}",
                              ";".join(p.failure_types),
                              json.dumps({k: round(v, 4) for k, v in p.failure_scores.items()}),
                              ";".join(p.responses),
                              json.dumps({k: round(v, 4) for k, v in p.response_scores.items()}),
-                             classifier.version])
+                             classifier.version, not_learnt])
     console.print(f"{len(rows)} rows written to {output}")
+    if classifier.labels.disabled:
+        console.print(f"not learnt by {classifier.version}, never predicted and left out of the "
+                      f"scores: {', '.join(classifier.labels.disabled)}")
 
 
 def register(app: typer.Typer) -> None:

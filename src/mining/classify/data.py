@@ -164,19 +164,31 @@ def _ids(value: object) -> list[str] | None:
     return [] if value.strip() == "none" else [v.strip() for v in value.split(";") if v.strip()]
 
 
-def gold_examples(path: Path) -> list[Example]:
-    """The hand-labelled gold set (data/labels/gold.csv); its `split` column is kept."""
+def labelled_examples(path: Path, prefix: str) -> list[Example]:
+    """A hand-labelled set in the gold.csv format (gold.csv, corpus.csv); its `split` column is
+    kept: the examples' dataset is `<prefix>_<split>`."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     out = []
     for row in frame.itertuples(index=False):
         failures = _ids(row.failure_types)
         responses = _ids(row.response)
         out.append(Example(
-            f"gold:{row.id}", f"gold_{row.split}", row.text, row.language or "en",
+            f"{prefix}:{row.id}", f"{prefix}_{row.split}", row.text, row.language or "en",
             row.sentiment or None,
             {t: int(t in failures) for t in FAILURE_TYPES} if failures is not None else {},
             {r: int(r in responses) for r in RESPONSES} if responses is not None else {}))
     return out
+
+
+def gold_examples(path: Path) -> list[Example]:
+    """The hand-labelled gold set (data/labels/gold.csv)."""
+    return labelled_examples(path, "gold")
+
+
+def corpus_split(item_id: str) -> str:
+    """train 70 % / dev 10 % / test 20 %, fixed by a hash of the corpus id."""
+    b = int(hashlib.sha256(f"corpus:{item_id}".encode()).hexdigest()[:8], 16) % 100
+    return "test" if b < 20 else "dev" if b < 30 else "train"
 
 
 # -- weak labels for customer response -------------------------------------------------------

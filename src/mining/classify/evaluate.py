@@ -91,10 +91,13 @@ def multilabel_report(gold: list[list[str]], predicted: list[list[str]],
     tp = sum(len(set(g) & set(p)) for g, p in zip(gold, predicted, strict=True))
     fp = sum(len(set(p) - set(g)) for g, p in zip(gold, predicted, strict=True))
     fn = sum(len(set(g) - set(p)) for g, p in zip(gold, predicted, strict=True))
+    named = [x for x in present if x != "other"]  # `other` is "cannot tell", not a type
     return {
         "n_texts": len(gold),
         "macro_f1": round(sum(per_label[x]["f1"] for x in present) / len(present), 4)
         if present else None,
+        "macro_f1_named": round(sum(per_label[x]["f1"] for x in named) / len(named), 4)
+        if named else None,
         "types_present": present,
         "micro": _prf(tp, fp, fn),
         "per_label": per_label,

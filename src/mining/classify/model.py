@@ -12,13 +12,15 @@ import json
 import logging
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+
+from mining.classify.heads import HEADS_FILE, Heads, from_linear
 
 log = logging.getLogger("mining")
 
@@ -28,36 +30,66 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "char_map.json")
 
 
 class MultiHeadModel(nn.Module):
-    """Encoder + mean pooling + sentiment (softmax), failure and response (sigmoid) heads."""
+    """Encoder + mean pooling + sentiment (softmax), failure and response (sigmoid) heads.
+
+    `lower` and `upper` split the encoder at a layer: training with frozen lower layers runs
+    `lower` once per text and caches its output, then trains `upper` only.
+    """
 
     def __init__(self, encoder: nn.Module, hidden: int, n_sentiment: int, n_failure: int,
                  n_response: int, dropout: float = 0.1) -> None:
         super().__init__()
-        self.encoder = encoder
+        self.encoder: Any = encoder  # a transformers encoder (XLMRobertaModel or BertModel)
         self.dropout = nn.Dropout(dropout)
         self.sentiment = nn.Linear(hidden, n_sentiment)
         self.failure = nn.Linear(hidden, n_failure)
         self.response = nn.Linear(hidden, n_response)
 
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def heads(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        pooled = self.dropout(pooled)
+        return self.sentiment(pooled), self.failure(pooled), self.response(pooled)
+
     def forward(self, input_ids: torch.Tensor,
                 attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = self.dropout((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0))
-        return self.sentiment(pooled), self.failure(pooled), self.response(pooled)
+        return self.heads(self.pool(hidden, attention_mask))
+
+    def _layer_mask(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> Any:
+        return self.encoder._create_attention_masks(attention_mask, None, hidden, None, None)[0]
+
+    def lower(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+              split: int) -> torch.Tensor:
+        """Token states after the embeddings and the first `split` layers."""
+        hidden = self.encoder.embeddings(input_ids=input_ids)
+        mask = self._layer_mask(hidden, attention_mask)
+        for layer in self.encoder.encoder.layer[:split]:
+            hidden = layer(hidden, mask)
+        return hidden
+
+    def upper(self, hidden: torch.Tensor, attention_mask: torch.Tensor,
+              split: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The layers from `split` on, pooling and heads, from `lower`'s output."""
+        mask = self._layer_mask(hidden, attention_mask)
+        for layer in self.encoder.encoder.layer[split:]:
+            hidden = layer(hidden, mask)
+        return self.heads(self.pool(hidden, attention_mask))
 
 
-class ProbabilityModel(nn.Module):
-    """What is exported: probabilities instead of logits."""
+class PooledModel(nn.Module):
+    """What is exported: the encoder and pooling. The heads run in NumPy (`heads.py`), so they
+    can be refit on cached features without touching the graph."""
 
     def __init__(self, model: MultiHeadModel) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids: torch.Tensor,
-                attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        sentiment, failure, response = self.model(input_ids, attention_mask)
-        return sentiment.softmax(-1), failure.sigmoid(), response.sigmoid()
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.model.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        return self.model.pool(hidden.last_hidden_state, attention_mask)
 
 
 @dataclass
@@ -83,6 +115,13 @@ class LabelSpace:
     failure_thresholds: dict[str, float]
     response_thresholds: dict[str, float]
     max_length: int = 128
+    # "head" keeps the first max_length tokens; "head_tail" keeps the first `head_tokens` and
+    # the last ones, where long reviews put their verdict ("never again", "不会再来").
+    truncation: str = "head"
+    head_tokens: int = 64
+    # Labels whose head did not learn (F1 below the bar on held-out dev text): never predicted
+    # and left out of the scores, rather than printing a made-up number.
+    disabled: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path) -> LabelSpace:
@@ -95,19 +134,44 @@ class LabelSpace:
 class TextEncoder:
     """Tokeniser with the base model's character map; truncates, never fails on odd text."""
 
-    def __init__(self, model_dir: Path, max_length: int) -> None:
+    def __init__(self, model_dir: Path, max_length: int, truncation: str = "head",
+                 head_tokens: int = 64) -> None:
         from tokenizers import Tokenizer
 
+        if truncation not in ("head", "head_tail"):
+            raise ValueError(f"truncation must be 'head' or 'head_tail', not {truncation!r}")
+        if not 0 < head_tokens < max_length:
+            raise ValueError(f"head_tokens must be between 1 and {max_length - 1}")
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length)
+        self.max_length, self.truncation, self.head_tokens = max_length, truncation, head_tokens
+        if truncation == "head":
+            self.tokenizer.enable_truncation(max_length)
+        else:
+            self.tokenizer.no_truncation()
         raw = json.loads((model_dir / "char_map.json").read_text(encoding="utf-8"))
         self.char_map = {int(k): v for k, v in raw.items()}
         config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
         self.pad_id = self.tokenizer.token_to_id(config["pad_token"])
 
+    def _prepare(self, text: str) -> str:
+        text = (text or "").translate(self.char_map)
+        # Head and tail need only the ends of a very long text: never tokenise megabytes.
+        keep = self.max_length * 8
+        if self.truncation == "head_tail" and len(text) > 2 * keep:
+            text = text[:keep] + " " + text[-keep:]
+        return text
+
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        prepared = [(t or "").translate(self.char_map) for t in texts]
-        return [e.ids for e in self.tokenizer.encode_batch(prepared)]
+        encoded = [e.ids for e in self.tokenizer.encode_batch([self._prepare(t) for t in texts])]
+        if self.truncation == "head":
+            return encoded
+        limit, head = self.max_length, self.head_tokens
+        return [ids if len(ids) <= limit else ids[:head] + ids[len(ids) - (limit - head):]
+                for ids in encoded]
+
+    @classmethod
+    def for_labels(cls, model_dir: Path, labels: LabelSpace) -> TextEncoder:
+        return cls(model_dir, labels.max_length, labels.truncation, labels.head_tokens)
 
     def pad(self, ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         width = max(len(x) for x in ids)
@@ -144,13 +208,16 @@ class FeedbackClassifier:
 
         self.model_dir = Path(model_dir)
         self.labels = LabelSpace.load(self.model_dir / LABELS_FILE)
-        self.text_encoder = TextEncoder(self.model_dir, self.labels.max_length)
+        self.text_encoder = TextEncoder.for_labels(self.model_dir, self.labels)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(self.model_dir / ONNX_FILE), options,
                                             providers=["CPUExecutionProvider"])
+        # Models before 2026-12 carry their heads inside the graph and have no heads file.
+        heads = self.model_dir / HEADS_FILE
+        self.heads = Heads.load(heads) if heads.is_file() else None
 
     @property
     def version(self) -> str:
@@ -175,43 +242,69 @@ class FeedbackClassifier:
                 shutil.copy2(path, target / path.name)
         return target
 
+    def outputs(self, texts: Sequence[str], batch_size: int = 32) -> dict[str, np.ndarray]:
+        """Sentiment, failure and response probabilities, and the pooled features when the
+        model has a heads file; one row per text, input order."""
+        names = [o.name for o in self.session.get_outputs()]
+        widths = {"sentiment": len(self.labels.sentiments),
+                  "failure": len(self.labels.failure_types),
+                  "response": len(self.labels.responses)}
+        out = {name: np.zeros((len(texts), widths.get(name) or int(o.shape[-1])),
+                              dtype=np.float32)
+               for name, o in zip(names, self.session.get_outputs(), strict=True)}
+        if texts:
+            ids = self.text_encoder.encode(texts)
+            for batch in length_sorted_batches([len(x) for x in ids], batch_size):
+                input_ids, mask = self.text_encoder.pad([ids[i] for i in batch])
+                results = self.session.run(names, {"input_ids": input_ids,
+                                                   "attention_mask": mask})
+                for name, value in zip(names, results, strict=True):
+                    out[name][batch] = value
+        if self.heads is not None:
+            out["sentiment"], out["failure"], out["response"] = self.heads.apply(out["pooled"])
+        return out
+
+    def pooled(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """The encoder's pooled features (what the heads and the feature cache use)."""
+        if self.heads is None:
+            raise ValueError(f"{self.version} has its heads inside the graph and exports no "
+                             "features: retrain it with `mining train`")
+        return self.outputs(texts, batch_size)["pooled"]
+
     def probabilities(self, texts: Sequence[str], batch_size: int = 32
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sentiment, failure and response probabilities, one row per text, input order."""
-        n = len(texts)
-        labels = self.labels
-        sentiment = np.zeros((n, len(labels.sentiments)), dtype=np.float32)
-        failure = np.zeros((n, len(labels.failure_types)), dtype=np.float32)
-        response = np.zeros((n, len(labels.responses)), dtype=np.float32)
-        if n == 0:
-            return sentiment, failure, response
-        ids = self.text_encoder.encode(texts)
-        for batch in length_sorted_batches([len(x) for x in ids], batch_size):
-            input_ids, mask = self.text_encoder.pad([ids[i] for i in batch])
-            s, f, r = self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})
-            sentiment[batch], failure[batch], response[batch] = s, f, r
-        return sentiment, failure, response
+        out = self.outputs(texts, batch_size)
+        return out["sentiment"], out["failure"], out["response"]
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
         unique = list(dict.fromkeys(texts))  # never run the same text twice
         s, f, r = self.probabilities(unique, batch_size)
-        labels = self.labels
-        by_text: dict[str, Prediction] = {}
-        for row, text in enumerate(unique):
-            best = int(s[row].argmax())
-            fscores = {t: float(f[row, j]) for j, t in enumerate(labels.failure_types)}
-            rscores = {t: float(r[row, j]) for j, t in enumerate(labels.responses)}
-            by_text[text] = Prediction(
-                sentiment=labels.sentiments[best], sentiment_score=float(s[row, best]),
-                sentiment_scores={t: float(s[row, j]) for j, t in enumerate(labels.sentiments)},
-                failure_types=[t for t, p in fscores.items()
-                               if p >= labels.failure_thresholds.get(t, 0.5)],
-                failure_scores=fscores,
-                responses=[t for t, p in rscores.items()
-                           if p >= labels.response_thresholds.get(t, 0.5)],
-                response_scores=rscores,
-            )
+        by_text = dict(zip(unique, decode(self.labels, s, f, r), strict=True))
         return [by_text[text] for text in texts]
+
+
+def decode(labels: LabelSpace, s: np.ndarray, f: np.ndarray, r: np.ndarray) -> list[Prediction]:
+    """Probabilities to predictions: thresholds applied, disabled labels left out."""
+    off = set(labels.disabled)
+    failure_columns = [(j, t) for j, t in enumerate(labels.failure_types) if t not in off]
+    response_columns = [(j, t) for j, t in enumerate(labels.responses) if t not in off]
+    out = []
+    for row in range(len(s)):
+        best = int(s[row].argmax())
+        fscores = {t: float(f[row, j]) for j, t in failure_columns}
+        rscores = {t: float(r[row, j]) for j, t in response_columns}
+        out.append(Prediction(
+            sentiment=labels.sentiments[best], sentiment_score=float(s[row, best]),
+            sentiment_scores={t: float(s[row, j]) for j, t in enumerate(labels.sentiments)},
+            failure_types=[t for t, p in fscores.items()
+                           if p >= labels.failure_thresholds.get(t, 0.5)],
+            failure_scores=fscores,
+            responses=[t for t, p in rscores.items()
+                       if p >= labels.response_thresholds.get(t, 0.5)],
+            response_scores=rscores,
+        ))
+    return out
 
 
 def is_model_dir(path: Path) -> bool:
@@ -241,18 +334,24 @@ def load_classifier(model_path: Path | None, models_dir: Path,
 
 
 def export_onnx(model: MultiHeadModel, sample: dict[str, Any], path: Path) -> None:
-    """Export with dynamic batch and sequence axes (TorchScript exporter, opset 17)."""
-    wrapper = ProbabilityModel(model).eval()
+    """Export encoder + pooling with dynamic batch and sequence axes (TorchScript exporter,
+    opset 17); `heads_of` gives the heads that go beside it."""
+    wrapper = PooledModel(model).eval()
     torch.onnx.export(
         wrapper, (sample["input_ids"], sample["attention_mask"]), str(path),
         input_names=["input_ids", "attention_mask"],
-        output_names=["sentiment", "failure", "response"],
+        output_names=["pooled"],
         dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
-                      "attention_mask": {0: "batch", 1: "sequence"},
-                      "sentiment": {0: "batch"}, "failure": {0: "batch"},
-                      "response": {0: "batch"}},
+                      "attention_mask": {0: "batch", 1: "sequence"}, "pooled": {0: "batch"}},
         opset_version=17, dynamo=False,
     )
+
+
+def heads_of(model: MultiHeadModel) -> Heads:
+    """The trained network's heads, for `heads.npz`."""
+    layers = (model.sentiment, model.failure, model.response)
+    return from_linear([(layer.weight.detach().numpy(), layer.bias.detach().numpy())
+                        for layer in layers])
 
 
 def quantize_onnx(source: Path, target: Path) -> None:

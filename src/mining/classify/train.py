@@ -15,9 +15,10 @@ import random
 import shutil
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -30,6 +31,8 @@ from mining.classify.baseline import TfidfBaseline
 from mining.classify.data import FAILURE_TYPES, RESPONSES, SENTIMENTS, Example
 from mining.classify.encoders import BaseEncoder, resolve_base
 from mining.classify.evaluate import evaluate_frame, headline
+from mining.classify.features import CachedPredictor, FeatureCache, file_digest
+from mining.classify.heads import HEADS_FILE, fit_heads
 from mining.classify.model import (
     LABELS_FILE,
     ONNX_FILE,
@@ -39,7 +42,10 @@ from mining.classify.model import (
     MultiHeadModel,
     Prediction,
     TextEncoder,
+    decode,
+    default_model_path,
     export_onnx,
+    heads_of,
     length_sorted_batches,
     quantize_onnx,
 )
@@ -61,6 +67,13 @@ class DataConfig(BaseModel):
     chinese_max: int = 3000
     cfpb_max: int = 300
     dev_max_per_set: int = 800
+    corpus: Path | None = Field(
+        Path("data/labels/corpus.csv"),
+        description="The labelled corpus: its train part is trained on, its dev part tunes "
+                    "the thresholds, its test part is only evaluated.")
+    weak_responses: bool = Field(
+        False, description="Give public rows keyword-rule response labels (the recipe before "
+                           "the corpus labelled responses by hand).")
 
 
 class TrainConfig(BaseModel):
@@ -76,6 +89,17 @@ class TrainConfig(BaseModel):
     warmup_ratio: float = 0.06
     batch_size: int = 16
     max_length: int = 128
+    truncation: Literal["head", "head_tail"] = "head_tail"
+    head_tokens: int = Field(64, description="With head_tail: tokens kept from the start.")
+    layers: int | None = Field(None, ge=1, description="Keep only the base's first N layers "
+                                                       "(a shallower, faster model).")
+    frozen_layers: int = Field(
+        0, ge=0, description="Freeze the first N layers (and the embeddings): their outputs are "
+                             "computed once per text and cached, so each epoch runs only the "
+                             "layers above.")
+    disable_below_f1: float = Field(
+        0.3, description="A failure type or response whose dev F1 stays below this is "
+                         "disabled: never predicted, left out of the scores.")
     freeze_embeddings: bool = True
     response_loss_weight: float = 1.0
     failure_loss_weight: float = 1.0
@@ -83,8 +107,11 @@ class TrainConfig(BaseModel):
         1.0, ge=1.0, description="Rare failure types weigh their positives by sqrt(negatives / "
                                  "positives) in training, at most this much; 1 turns it off.")
     threads: int = 2
+    heads_only_c: float = Field(1.0, description="Inverse regularisation of the logistic "
+                                                 "heads that --heads-only fits.")
     models_dir: Path = Path("models")
     cache_dir: Path = Path(".cache/base")
+    feature_cache_dir: Path = Path(".cache/features")
     data: DataConfig = DataConfig()
 
     @classmethod
@@ -144,8 +171,9 @@ def build_datasets(cfg: TrainConfig) -> Datasets:
     a, r, h, c = parts(airline), parts(restaurants), parts(hotel), parts(cfpb)
     train = (_sample(a["train"], cfg.data.airline_max, rng)
              + _sample(r["train"] + r["validation"], cfg.data.restaurants_max, rng)
-             + _sample(h["train"], cfg.data.chinese_max, rng)
-             + _sample(c["train"], cfg.data.cfpb_max, rng))
+             + _sample(h["train"], cfg.data.chinese_max, rng))
+    if cfg.data.weak_responses:  # CFPB narratives carry no label but the keyword responses
+        train += _sample(c["train"], cfg.data.cfpb_max, rng)
     dev_limit = cfg.data.dev_max_per_set
     dev = {"airline": _sample(a["dev"], dev_limit, rng), "restaurants": _sample(r["dev"],
            dev_limit, rng), "chinese_hotel": _sample(h["dev"], dev_limit, rng)}
@@ -157,11 +185,22 @@ def build_datasets(cfg: TrainConfig) -> Datasets:
         gold_train = [e for e in gold if e.dataset == "gold_train"]
         if cfg.data.gold_in_training:
             train += gold_train
-        dev["gold_train"] = gold_train
+        else:
+            dev["gold_train"] = gold_train
         validation["gold_test"] = [e for e in gold if e.dataset == "gold_test"]
-    train = data.with_weak_responses(train)
-    for examples in dev.values():
-        data.with_weak_responses(examples)
+    if cfg.data.corpus is not None and cfg.data.corpus.is_file():
+        corpus = data.labelled_examples(cfg.data.corpus, "corpus")
+        files.append(file_record(cfg.data.corpus, len(corpus)))
+        train += [e for e in corpus if e.dataset == "corpus_train"]
+        dev["corpus_dev"] = [e for e in corpus if e.dataset == "corpus_dev"]
+        test = [e for e in corpus if e.dataset == "corpus_test"]
+        validation["corpus_test"] = test
+        for language in ("en", "zh"):
+            validation[f"corpus_test_{language}"] = [e for e in test if e.language == language]
+    if cfg.data.weak_responses:
+        train = data.with_weak_responses(train)
+        for examples in dev.values():
+            data.with_weak_responses(examples)
     rng.shuffle(train)
     return train, dev, validation, files
 
@@ -246,61 +285,88 @@ class TorchPredictor:
         return outs[0], outs[1], outs[2]
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
-        s, f, r = self.probabilities(texts, batch_size)
-        lab = self.labels
-        return [Prediction(
-            lab.sentiments[int(s[i].argmax())], float(s[i].max()),
-            {t: float(s[i, j]) for j, t in enumerate(lab.sentiments)},
-            [t for j, t in enumerate(lab.failure_types)
-             if f[i, j] >= lab.failure_thresholds.get(t, 0.5)],
-            {t: float(f[i, j]) for j, t in enumerate(lab.failure_types)},
-            [t for j, t in enumerate(lab.responses)
-             if r[i, j] >= lab.response_thresholds.get(t, 0.5)],
-            {t: float(r[i, j]) for j, t in enumerate(lab.responses)},
-        ) for i in range(len(texts))]
+        return decode(self.labels, *self.probabilities(texts, batch_size))
 
 
 # -- thresholds -------------------------------------------------------------------------------
+GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
+
+
+def _counts(scores: np.ndarray, truth: np.ndarray, threshold: float) -> tuple[float, float, float]:
+    predicted = scores >= threshold
+    return (float((predicted & truth).sum()), float((predicted & ~truth).sum()),
+            float((~predicted & truth).sum()))
+
+
+def f_beta(tp: float, fp: float, fn: float, beta: float = 1.0) -> float:
+    denominator = (1 + beta**2) * tp + beta**2 * fn + fp
+    return (1 + beta**2) * tp / denominator if denominator else 0.0
+
+
 def best_threshold(scores: np.ndarray, truth: np.ndarray, beta: float = 1.0,
-                   grid: Sequence[float] = tuple(np.arange(0.05, 0.91, 0.05))) -> float:
+                   grid: Sequence[float] = GRID, min_precision: float = 0.0) -> float:
+    """The grid threshold with the best F-beta; with `min_precision`, the best F1 among the
+    thresholds that keep that precision (the best F0.5 when none does)."""
+    if min_precision > 0:
+        kept = []
+        for threshold in grid:
+            tp, fp, _ = _counts(scores, truth, threshold)
+            if tp > 0 and tp / (tp + fp) >= min_precision:
+                kept.append(threshold)
+        if kept:
+            return best_threshold(scores, truth, 1.0, kept)
+        return best_threshold(scores, truth, 0.5, grid)
     best, best_value = 0.5, -1.0
     for threshold in grid:
-        predicted = scores >= threshold
-        tp = float((predicted & truth).sum())
-        fp = float((predicted & ~truth).sum())
-        fn = float((~predicted & truth).sum())
-        denominator = (1 + beta**2) * tp + beta**2 * fn + fp
-        value = (1 + beta**2) * tp / denominator if denominator else 0.0
+        value = f_beta(*_counts(scores, truth, threshold), beta=beta)
         if value > best_value + 1e-9:
             best, best_value = float(threshold), value
     return round(best, 2)
 
 
-def tune_thresholds(predictor: TorchPredictor, dev: dict[str, list[Example]]
-                    ) -> tuple[dict[str, float], dict[str, float]]:
-    """Failure thresholds maximise F1 on the dev splits; response thresholds favour precision
-    (F0.5) on the gold train part when there is one, else on the weak dev labels."""
-    examples = [e for name, ex in dev.items() if name != "gold_train" for e in ex]
+@dataclass
+class Thresholds:
+    failure: dict[str, float]
+    response: dict[str, float]
+    dev_f1: dict[str, float]       # each label's F1 on dev at its threshold
+    dev_positives: dict[str, int]
+    disabled: list[str]            # labels that did not learn: never predicted
+
+
+class ScoresPredictor(Protocol):
+    def probabilities(self, texts: Sequence[str], batch_size: int = 32
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+def tune_thresholds(predictor: ScoresPredictor, dev: dict[str, list[Example]],
+                    disable_below_f1: float, min_response_precision: float = 0.8) -> Thresholds:
+    """Per label, on the dev splits only: failure types maximise F1; responses, judged by
+    precision, take the best F1 that keeps dev precision at `min_response_precision`. A label
+    with fewer than 5 dev positives, or whose dev F1 stays below `disable_below_f1`, is disabled
+    rather than firing at an arbitrary threshold on untrained scores."""
+    examples = [e for ex in dev.values() for e in ex]
     _, f, r = predictor.probabilities([e.text for e in examples])
-    failure_thresholds = {}
-    for j, label in enumerate(FAILURE_TYPES):
-        rows = [i for i, e in enumerate(examples) if label in e.failures]
-        truth = np.array([examples[i].failures[label] == 1 for i in rows], dtype=bool)
-        # A head with too few labelled positives to tune was not learnt either: it stays off
-        # rather than firing at an arbitrary 0.5 on untrained scores.
-        failure_thresholds[label] = (best_threshold(f[rows, j], truth)
-                                     if truth.sum() >= 5 else DISABLED_THRESHOLD)
-    response_source = dev.get("gold_train") or examples
-    if response_source is not examples:
-        _, _, r = predictor.probabilities([e.text for e in response_source])
-    response_thresholds = {}
-    for j, label in enumerate(RESPONSES):
-        rows = [i for i, e in enumerate(response_source) if label in e.responses]
-        truth = np.array([response_source[i].responses[label] == 1 for i in rows], dtype=bool)
-        response_thresholds[label] = (best_threshold(r[rows, j], truth, beta=0.5,
-                                                     grid=tuple(np.arange(0.3, 0.96, 0.05)))
-                                      if truth.sum() >= 3 else DISABLED_THRESHOLD)
-    return failure_thresholds, response_thresholds
+    result = Thresholds({}, {}, {}, {}, [])
+    for kind, labels, scores in (("failure", FAILURE_TYPES, f), ("response", RESPONSES, r)):
+        for j, label in enumerate(labels):
+            rows = [i for i, e in enumerate(examples)
+                    if label in (e.failures if kind == "failure" else e.responses)]
+            truth = np.array([(examples[i].failures if kind == "failure"
+                               else examples[i].responses)[label] == 1 for i in rows], dtype=bool)
+            column = scores[rows, j]
+            positives = int(truth.sum())
+            threshold = DISABLED_THRESHOLD
+            f1 = 0.0
+            if positives >= 5:
+                threshold = (best_threshold(column, truth) if kind == "failure" else
+                             best_threshold(column, truth, min_precision=min_response_precision))
+                f1 = f_beta(*_counts(column, truth, threshold))
+            getattr(result, kind)[label] = threshold
+            result.dev_f1[label], result.dev_positives[label] = round(f1, 4), positives
+            if positives < 5 or f1 < disable_below_f1:
+                result.disabled.append(label)
+                getattr(result, kind)[label] = DISABLED_THRESHOLD
+    return result
 
 
 # -- training ---------------------------------------------------------------------------------
@@ -314,10 +380,50 @@ def build_model(base: BaseEncoder, cfg: TrainConfig) -> MultiHeadModel:
     from transformers import AutoModel
 
     encoder = AutoModel.from_pretrained(base.model_dir, add_pooling_layer=False)
-    if cfg.freeze_embeddings:
+    if cfg.layers is not None:  # a shallower model: the base's first layers
+        if cfg.layers > len(encoder.encoder.layer):
+            raise ValueError(f"layers: {cfg.layers} is more than the base's "
+                             f"{len(encoder.encoder.layer)}")
+        encoder.encoder.layer = encoder.encoder.layer[: cfg.layers]
+        encoder.config.num_hidden_layers = cfg.layers
+    if cfg.frozen_layers >= len(encoder.encoder.layer):
+        raise ValueError(f"frozen_layers: {cfg.frozen_layers} leaves no layer to train")
+    if cfg.freeze_embeddings or cfg.frozen_layers:
         encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    if cfg.frozen_layers:
+        for parameter in encoder.embeddings.parameters():
+            parameter.requires_grad_(False)
+        for layer in encoder.encoder.layer[: cfg.frozen_layers]:
+            for parameter in layer.parameters():
+                parameter.requires_grad_(False)
     hidden = int(encoder.config.hidden_size)
     return MultiHeadModel(encoder, hidden, len(SENTIMENTS), len(FAILURE_TYPES), len(RESPONSES))
+
+
+def lower_states(model: MultiHeadModel, encoder: TextEncoder, ids: Sequence[Sequence[int]],
+                 split: int, batch_size: int = 64) -> list[torch.Tensor]:
+    """Each text's token states after the frozen layers, computed once (no dropout)."""
+    states: list[torch.Tensor] = [torch.empty(0)] * len(ids)
+    model.eval()
+    batches = length_sorted_batches([len(x) for x in ids], batch_size)
+    with torch.inference_mode(), progress_bar(len(batches), "frozen layers (once)") as advance:
+        for batch in batches:
+            inputs = tensor_batch(encoder, [ids[i] for i in batch])
+            hidden = model.lower(inputs["input_ids"], inputs["attention_mask"], split)
+            for row, index in enumerate(batch):
+                states[index] = hidden[row, : len(ids[index])].clone()
+            advance(1)
+    return states
+
+
+def padded_states(states: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in states)
+    hidden = torch.zeros((len(states), width, states[0].shape[-1]))
+    mask = torch.zeros((len(states), width), dtype=torch.long)
+    for row, state in enumerate(states):
+        hidden[row, : len(state)] = state
+        mask[row, : len(state)] = 1
+    return hidden, mask
 
 
 def fit(model: MultiHeadModel, encoder: TextEncoder, train: list[Example],
@@ -326,6 +432,8 @@ def fit(model: MultiHeadModel, encoder: TextEncoder, train: list[Example],
     ids = encoder.encode([e.text for e in train])
     lengths = [len(x) for x in ids]
     y = targets(train)
+    split = cfg.frozen_layers
+    cached = lower_states(model, encoder, ids, split) if split else None
     head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     body_params = [p for n, p in model.named_parameters()
                    if n.startswith("encoder.") and p.requires_grad]
@@ -353,8 +461,11 @@ def fit(model: MultiHeadModel, encoder: TextEncoder, train: list[Example],
         batches = shuffled_batches(lengths, cfg.batch_size, rng)
         with progress_bar(len(batches), f"epoch {epoch + 1}/{cfg.epochs}") as advance:
             for batch in batches:
-                inputs = tensor_batch(encoder, [ids[i] for i in batch])
-                s, f, r = model(**inputs)
+                if cached is not None:
+                    hidden, mask = padded_states([cached[i] for i in batch])
+                    s, f, r = model.upper(hidden, mask, split)
+                else:
+                    s, f, r = model(**tensor_batch(encoder, [ids[i] for i in batch]))
                 index = torch.tensor(batch)
                 loss = nn.functional.cross_entropy(s, y["sentiment"][index], ignore_index=-100) \
                     if (y["sentiment"][index] >= 0).any() else s.sum() * 0.0
@@ -373,6 +484,10 @@ def fit(model: MultiHeadModel, encoder: TextEncoder, train: list[Example],
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": seconds})
         log.info("epoch %d: loss %.4f, %.0f s", epoch + 1, history[-1]["loss"], seconds)
     return history
+
+
+def text_encoder(base: BaseEncoder, cfg: TrainConfig) -> TextEncoder:
+    return TextEncoder(base.model_dir, cfg.max_length, cfg.truncation, cfg.head_tokens)
 
 
 def next_version(model_root: Path) -> str:
@@ -411,7 +526,7 @@ def train_model(config_path: Path | None = None, cfg: TrainConfig | None = None)
     log.info("training examples: %d; validation sets: %s", len(train),
              {k: len(v) for k, v in validation.items()})
     base = resolve_base(cfg.base, cfg.cache_dir, lambda: _corpus(datasets))
-    encoder = TextEncoder(base.model_dir, cfg.max_length)
+    encoder = text_encoder(base, cfg)
     seed_everything(cfg.seed)
     model = build_model(base, cfg)
     history = fit(model, encoder, train, cfg)
@@ -431,7 +546,7 @@ def rebuild_from_checkpoint(model_dir: Path, config_path: Path | None = None) ->
     previous = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
     datasets = build_datasets(cfg)
     base = resolve_base(cfg.base, cfg.cache_dir, lambda: _corpus(datasets))
-    encoder = TextEncoder(base.model_dir, cfg.max_length)
+    encoder = text_encoder(base, cfg)
     model = build_model(base, cfg)
     model.load_state_dict(torch.load(model_dir / "checkpoint" / "model.pt"))
     return finalize(model_dir, cfg, model, base, encoder, datasets,
@@ -444,66 +559,138 @@ def _base_comparison(models_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+def feature_cache(cfg: TrainConfig, model_dir: Path, labels: LabelSpace) -> FeatureCache:
+    """The cache of the pooled features of this model's encoder file and tokenisation."""
+    key = (f"{file_digest(model_dir / ONNX_FILE)}-{labels.max_length}-{labels.truncation}"
+           f"-{labels.head_tokens}")
+    return FeatureCache(cfg.feature_cache_dir, key)
+
+
 def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncoder,
              encoder: TextEncoder, datasets: Datasets,
              training: dict[str, Any]) -> Path:
-    """Tune thresholds, export int8 ONNX, evaluate model and baseline, write card and metrics."""
+    """Export int8 ONNX and heads, tune thresholds on dev, evaluate model (int8 and fp32) and
+    baseline, write card and metrics. Every text's int8 features go to the feature cache."""
     started = time.perf_counter()
-    train, dev, validation, files = datasets
-    version = out.name
     checkpoint = out / "checkpoint"
-    labels = LabelSpace(cfg.name, version, SENTIMENTS, FAILURE_TYPES, RESPONSES, {}, {},
-                        cfg.max_length)
+    labels = LabelSpace(cfg.name, out.name, SENTIMENTS, FAILURE_TYPES, RESPONSES, {}, {},
+                        cfg.max_length, cfg.truncation, cfg.head_tokens)
     model.eval()
-    torch_predictor = TorchPredictor(model, encoder, labels)
-    labels.failure_thresholds, labels.response_thresholds = tune_thresholds(torch_predictor, dev)
-
     sample = tensor_batch(encoder, encoder.encode(["a short sample", "一个例子 in two languages"]))
     export_onnx(model, sample, checkpoint / "model.onnx")
     quantize_onnx(checkpoint / "model.onnx", out / ONNX_FILE)
+    heads = heads_of(model)
+    heads.save(out / HEADS_FILE)
     for name in TOKENIZER_FILES:
         shutil.copy2(base.model_dir / name, out / name)
     labels.save(out / LABELS_FILE)
     shutil.copy2(Path("config/taxonomy.yaml"), out / "taxonomy.yaml")
-
     classifier = FeedbackClassifier.load(out, cfg.threads)
+    int8 = CachedPredictor(classifier, heads, labels, feature_cache(cfg, out, labels))
+    fp32 = TorchPredictor(model, encoder, labels)
+    return write_model(out, cfg, int8, datasets, training, started,
+                       {"model_fp32": fp32}, base_description(base))
+
+
+def base_description(base: BaseEncoder) -> dict[str, str]:
+    return {"key": base.key, "package": base.package, "version": base.package_version,
+            "description": base.description}
+
+
+def write_model(out: Path, cfg: TrainConfig, int8: CachedPredictor, datasets: Datasets,
+                training: dict[str, Any], started: float,
+                others: dict[str, Any], base: dict[str, str]) -> Path:
+    """Thresholds tuned on dev (int8 features), evaluation, labels, metrics, card, DEFAULT."""
+    train, dev, validation, files = datasets
+    labels = int8.labels
+    tuned = tune_thresholds(int8, dev, cfg.disable_below_f1)
+    labels.failure_thresholds, labels.response_thresholds = tuned.failure, tuned.response
+    labels.disabled = tuned.disabled
+    labels.save(out / LABELS_FILE)
+    for predictor in others.values():
+        predictor.labels = labels
     baseline = TfidfBaseline(cfg.seed).fit(train)
     evaluation: dict[str, Any] = {}
     for name, examples in validation.items():
         frame = data.to_eval_frame(examples)
-        evaluation[name] = {
-            "n": len(examples),
-            "model_int8": evaluate_frame(classifier, frame),
-            "model_fp32": evaluate_frame(torch_predictor, frame),
-            "baseline_tfidf_lr": evaluate_frame(baseline, frame),
-        }
-        log.info("%s: int8 %s | fp32 %s | baseline %s", name,
-                 headline(evaluation[name]["model_int8"]),
-                 headline(evaluation[name]["model_fp32"]),
+        evaluation[name] = {"n": len(examples), "model_int8": evaluate_frame(int8, frame)}
+        for other, predictor in others.items():
+            evaluation[name][other] = evaluate_frame(predictor, frame)
+        evaluation[name]["baseline_tfidf_lr"] = evaluate_frame(baseline, frame)
+        log.info("%s: int8 %s | baseline %s", name, headline(evaluation[name]["model_int8"]),
                  headline(evaluation[name]["baseline_tfidf_lr"]))
+    classifier = FeedbackClassifier.load(out, cfg.threads)
     speed = measure_speed(classifier, [e.text for e in validation["airline"]])
     good = all(
         (evaluation[n]["model_int8"]["sentiment"]["accuracy"] or 0)
         >= (evaluation[n]["baseline_tfidf_lr"]["sentiment"]["accuracy"] or 0)
         for n in ("airline", "chinese_hotel") if n in evaluation)
     metrics = {
-        "name": cfg.name, "version": version, "created": datetime.now(UTC).isoformat(),
-        "base": {"key": base.key, "package": base.package, "version": base.package_version,
-                 "description": base.description},
+        "name": cfg.name, "version": out.name, "created": datetime.now(UTC).isoformat(),
+        "base": base,
         "config": json.loads(cfg.model_dump_json()),
         "data_files": files,
         "training_examples": {ds: sum(e.dataset == ds for e in train)
                               for ds in sorted({e.dataset for e in train})},
         **training,
         "thresholds": {"failure": labels.failure_thresholds,
-                       "response": labels.response_thresholds},
+                       "response": labels.response_thresholds,
+                       "dev_f1": tuned.dev_f1, "dev_positives": tuned.dev_positives},
+        "disabled": tuned.disabled,
         "validation": evaluation, "speed_int8_airline_validation": speed,
         "good": good,
         "base_comparison": _base_comparison(cfg.models_dir),
     }
     card.write(out, metrics)
     if good:
-        (cfg.models_dir / "DEFAULT").write_text(f"{cfg.name}/{version}\n", encoding="utf-8")
+        (cfg.models_dir / "DEFAULT").write_text(f"{cfg.name}/{out.name}\n", encoding="utf-8")
     log.info("model written to %s (good: %s); export and evaluation took %.0f s", out, good,
              time.perf_counter() - started)
     return out
+
+
+def refit_heads(config_path: Path | None = None, model_dir: Path | None = None,
+                cfg: TrainConfig | None = None) -> Path:
+    """`mining train --heads-only`: new heads and thresholds on the current encoder's cached
+    features; the new model shares the encoder file and tokeniser, so nothing is fine-tuned
+    and no text the cache has seen is encoded again."""
+    cfg = cfg or TrainConfig.load(config_path)
+    started = time.perf_counter()
+    source = model_dir or default_model_path(cfg.models_dir)
+    classifier = FeedbackClassifier.load(source, cfg.threads)
+    if classifier.heads is None:
+        raise ValueError(f"{classifier.version} keeps its heads inside the graph; "
+                         "--heads-only needs a model trained since 2026-12 (run mining train)")
+    previous = json.loads((source / "metrics.json").read_text(encoding="utf-8"))
+    datasets = build_datasets(cfg)
+    train = datasets[0]
+    labels = LabelSpace.load(source / LABELS_FILE)
+    if labels.failure_types != FAILURE_TYPES or labels.responses != RESPONSES:
+        raise ValueError(f"{classifier.version} has labels {labels.failure_types} + "
+                         f"{labels.responses}; the training data has {FAILURE_TYPES} + "
+                         f"{RESPONSES}: retrain the encoder")
+    cache = feature_cache(cfg, source, labels)
+    features = cache.features([e.text for e in train], classifier.pooled)
+    y = targets(train)
+    heads = fit_heads(features, y["sentiment"].numpy(), y["failure"].numpy(),
+                      y["failure_mask"].numpy(), y["response"].numpy(),
+                      y["response_mask"].numpy(), len(SENTIMENTS), cfg.seed, cfg.heads_only_c)
+    model_root = cfg.models_dir / cfg.name
+    out = model_root / next_version(model_root)
+    out.mkdir(parents=True)
+    for name in (ONNX_FILE, *TOKENIZER_FILES):
+        shutil.copy2(source / name, out / name)
+    shutil.copy2(Path("config/taxonomy.yaml"), out / "taxonomy.yaml")
+    heads.save(out / HEADS_FILE)
+    labels.name, labels.version = cfg.name, out.name
+    labels.save(out / LABELS_FILE)
+    fit_seconds = round(time.perf_counter() - started, 1)
+    training = {"history": previous.get("history", []),
+                "train_seconds": previous.get("train_seconds"),
+                "heads_only": {"encoder_from": f"{previous['name']}/{previous['version']}",
+                               "seconds_to_fit": fit_seconds}}
+    int8 = CachedPredictor(FeedbackClassifier.load(out, cfg.threads), heads, labels,
+                           feature_cache(cfg, out, labels))
+    return write_model(out, cfg, int8, datasets, training, started, {}, previous["base"])
+
+
