@@ -11,8 +11,8 @@ scripts/build_gold.py. Every file is checked: one line per input row, same ids, 
 Agreement is Cohen's kappa per label (sentiment as three classes, each failure type and
 response as yes/no) over the doubly labelled rows, written to
 `artifacts/corpus_agreement.json`. Where the two annotators differ, the adjudicator's line in
-`corpus/out/adjudicated.txt` decides (a third session that read the text and both labels); rows
-without one keep the first label and are counted as unresolved.
+`corpus/adjudication/aNN.txt` decides (a third session that read the text and both labels,
+following guide version 3).
 """
 
 from __future__ import annotations
@@ -105,6 +105,13 @@ def read_passes(root: Path, partial: bool) -> tuple[pd.DataFrame, pd.DataFrame, 
             pending)
 
 
+def read_adjudication(folder: Path) -> pd.DataFrame | None:
+    """The adjudicators' decisions (`aNN.txt` for the rows of `aNN.csv`)."""
+    parts = [read_labels(out, pd.read_csv(out.with_suffix(".csv"), dtype=str)["id"].tolist())
+             for out in sorted(folder.glob("a*.txt"))]
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
 def _has(values: pd.Series, label: str) -> list[int]:
     return [int(label in v.split(";")) for v in values]
 
@@ -150,9 +157,12 @@ def main() -> None:
         return
     report = {"doubly_labelled": len(both), "rows_differing": len(differs),
               "labels": agreement(both) if len(both) else {}}
-    adjudicated_path = root / "out" / "adjudicated.txt"
-    adjudicated = (read_labels(adjudicated_path, differs["id"].tolist())
-                   if adjudicated_path.is_file() else None)
+    adjudicated = read_adjudication(root / "adjudication")
+    if adjudicated is not None:
+        unresolved = sorted(set(differs["id"]) - set(adjudicated["id"]))
+        if unresolved and not args.partial:
+            raise SystemExit(f"{len(unresolved)} disagreements not adjudicated: "
+                             f"{unresolved[:5]} ...")
     labels = first.set_index("id")
     labels["labeller"] = [ANNOTATOR.format(batch=b) for b in labels["batch"]]
     labels["notes"] = ""
@@ -166,6 +176,7 @@ def main() -> None:
                 row.sentiment, row.failure_types, row.response]
             labels.loc[row.id, "labeller"] += "; disagreement adjudicated by a third session"
             labels.loc[row.id, "notes"] = "adjudicated"
+            labels.loc[row.id, "batch"] = "adjudicated"
             resolved += 1
     report["rows_adjudicated"] = resolved
     corpus = candidates.merge(labels.reset_index(), on="id", how="inner", validate="one_to_one")

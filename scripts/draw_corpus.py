@@ -183,7 +183,7 @@ def draw(rows_by_origin: dict[str, list[Row]], excluded: set[tuple[str, int]],
         rng.shuffle(pool)
         picked: list[tuple[Row, str]] = []
 
-        def take(row: Row, strategy: str) -> bool:
+        def take(row: Row, strategy: str, picked: list[tuple[Row, str]] = picked) -> bool:
             if row.text in seen_texts:
                 return False
             seen_texts.add(row.text)

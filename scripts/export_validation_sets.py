@@ -34,6 +34,14 @@ def main() -> None:
             ids = {f"gold:{i}" for i in rows["id"]}
             parts[f"gold_test_labelled_{day}"] = [e for e in validation["gold_test"]
                                                   if e.uid in ids]
+    if "corpus_test" in validation and cfg.data.corpus is not None:
+        # Per domain and language, to read the test figures domain by domain.
+        corpus = pd.read_csv(cfg.data.corpus, dtype=str, keep_default_na=False)
+        test = corpus[corpus["split"] == "test"]
+        for (domain, language), rows in test.groupby(["domain", "language"]):
+            ids = {f"corpus:{i}" for i in rows["id"]}
+            parts[f"corpus_test_{domain}_{language}"] = [e for e in validation["corpus_test"]
+                                                        if e.uid in ids]
     args.out.mkdir(parents=True, exist_ok=True)
     for name, examples in parts.items():
         path = args.out / f"{name}.csv"
