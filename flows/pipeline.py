@@ -58,6 +58,7 @@ def _run(params: RunParameters, run_id: str) -> dict[str, Any]:
         seconds["alerts"] = time.perf_counter() - start
 
         counts = {k: ingested[k] for k in ("rows_read", "feedback_added", "complaints_added",
+                                           "feedback_updated", "complaints_updated",
                                            "quarantined", "duplicates")}
         counts |= {"classified": classified["classified"],
                    "predictions_reused": classified["reused"]}

@@ -96,10 +96,12 @@ def print_summary(result: dict[str, Any]) -> None:
     table = Table(title=f"Run {result['run_id']} — {result['status']}")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    for key in ("rows_read", "feedback_added", "complaints_added", "duplicates", "quarantined",
-                "classified", "predictions_reused", "alerts_new", "alerts_sent",
-                "alert_deliveries_pending"):
-        table.add_row(key.replace("_", " "), str(counts.get(key, 0)))
+    # rows read = added + updated + already stored + quarantined
+    labels = {"duplicates": "already stored"}
+    for key in ("rows_read", "feedback_added", "complaints_added", "feedback_updated",
+                "complaints_updated", "duplicates", "quarantined", "classified",
+                "predictions_reused", "alerts_new", "alerts_sent", "alert_deliveries_pending"):
+        table.add_row(labels.get(key, key.replace("_", " ")), str(counts.get(key, 0)))
     for stage, seconds in result["stage_seconds"].items():
         table.add_row(f"{stage} seconds", f"{seconds:.1f}")
     table.add_row("model", str(result["model_version"]))

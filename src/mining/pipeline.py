@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from mining.progress import progress_bar
 from mining.records import RecordContext, map_batch
+from mining.settings import DEMO_PSEUDONYM_KEY, Settings
 from mining.sources import Source, SourceConfig, SourceError
 from mining.store.db import Store, utcnow
 from mining.taxonomy import Taxonomy
@@ -48,48 +49,81 @@ def new_run_id() -> str:
 
 @dataclass
 class IngestCounts:
+    """What ingest did with the rows it read.
+
+    rows_read = added + updated + quarantined + duplicates, where updated counts stored records
+    that a newer version changed and duplicates counts rows already stored as they are (or
+    repeated within one batch).
+    """
+
     rows_read: int = 0
     feedback_added: int = 0
     complaints_added: int = 0
+    feedback_updated: int = 0
+    complaints_updated: int = 0
     quarantined: int = 0
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: IngestCounts) -> None:
-        for name in ("rows_read", "feedback_added", "complaints_added", "quarantined",
-                     "duplicates"):
+        for name in ("rows_read", "feedback_added", "complaints_added", "feedback_updated",
+                     "complaints_updated", "quarantined", "duplicates"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
 
 
 def ingest_source(store: Store, source: Source, config: SourceConfig, run_id: str, *,
-                  known_sites: frozenset[str] | None, max_text_chars: int) -> IngestCounts:
-    """Read what is new from one source; each batch and its source state commit together."""
-    ctx = RecordContext(config.name, config.kind, config.mapping, config.require_text,
-                        known_sites, max_text_chars)
+                  known_sites: frozenset[str] | None, max_text_chars: int,
+                  pseudonym_key: str | None = None,
+                  site_phone_regions: Mapping[str, Sequence[str]] | None = None) -> IngestCounts:
+    """Read what is new from one source; each batch and its source state commit together.
+
+    A row for a record already stored updates the fields the source declares updatable
+    (`updatable_fields`, with defaults per kind) when they differ; the old version stays in the
+    history table. An edited text changes the content hash, so classification reads it again.
+
+    `pseudonym_key` keys the customer-id pseudonyms; when not given it is read from
+    `Settings()` now, at call time.
+    """
+    if pseudonym_key is None:
+        pseudonym_key = Settings().pseudonym_key.get_secret_value()
+    if pseudonym_key == DEMO_PSEUDONYM_KEY:
+        log.warning("customer ids are pseudonymised with the public demo key; "
+                    "set MINING_PSEUDONYM_KEY to a secret of your own")
+    ctx = RecordContext(
+        config.name, config.kind, config.mapping, config.require_text, known_sites,
+        max_text_chars, pseudonym_key=pseudonym_key, phone_regions=tuple(config.phone_regions),
+        site_phone_regions={site: tuple(regions)
+                            for site, regions in (site_phone_regions or {}).items()},
+    )
     table = "feedback" if config.kind == "feedback" else "complaints"
+    fields = config.fields_that_may_change()
     counts = IngestCounts()
     try:
         for batch in source.read(store.source_state(config.name)):
             mapped = map_batch(batch.rows, ctx, run_id, utcnow())
             with store.transaction():
-                added = store.insert_arrow(table, mapped.items)
+                added, updated = store.upsert_items(table, mapped.items, fields)
                 quarantined = store.insert_arrow("quarantine", mapped.quarantine)
                 store.set_source_state(config.name, batch.state, run_id)
             counts.rows_read += len(batch.rows)
             counts.quarantined += quarantined
-            counts.duplicates += (len(batch.rows) - added - quarantined)
+            counts.duplicates += (len(batch.rows) - added - updated - quarantined)
             if config.kind == "feedback":
                 counts.feedback_added += added
+                counts.feedback_updated += updated
             else:
                 counts.complaints_added += added
+                counts.complaints_updated += updated
     except (SourceError, FileNotFoundError) as exc:
         # A source that cannot be read is reported, and the other sources still run.
         log.error("source %s failed: %s", config.name, exc)
         counts.errors.append(f"{config.name}: {exc}")
-    log.info("source %s: read %d, new feedback %d, new complaints %d, quarantined %d, "
-             "already stored %d", config.name, counts.rows_read, counts.feedback_added,
-             counts.complaints_added, counts.quarantined, counts.duplicates)
+    log.info("source %s: read %d, new feedback %d, new complaints %d, updated %d, "
+             "quarantined %d, already stored %d", config.name, counts.rows_read,
+             counts.feedback_added, counts.complaints_added,
+             counts.feedback_updated + counts.complaints_updated, counts.quarantined,
+             counts.duplicates)
     return counts
 
 
@@ -119,9 +153,11 @@ PredictMany = Callable[[list[str]], Sequence[PredictionLike]]
 def classify_pending(store: Store, classifier: Classifier, run_id: str, *, chunk_size: int = 512,
                      batch_size: int = 32, predict_many: PredictMany | None = None
                      ) -> ClassifyCounts:
-    """Classify items that lack a prediction for this model version.
+    """Classify items that lack a prediction of their current text for this model version.
 
-    A text whose hash already has a prediction for this version is copied, never re-run, and
+    An item whose text was edited (its content hash changed) is pending again, and its new
+    prediction replaces the stale one. A text whose hash already has a prediction for this
+    version is copied, never re-run, and
     identical texts within a chunk go through the model once. `predict_many` may fan the texts
     of a chunk out (to threads or a Dask cluster); this function stays the single writer.
     """
@@ -166,8 +202,9 @@ def classify_pending(store: Store, classifier: Classifier, run_id: str, *, chunk
                     "run_id": run_id, "predicted_at": now,
                 })
             with store.transaction():
-                store.insert_arrow("predictions", pa.Table.from_pylist(rows,
-                                                                       schema=PREDICTION_SCHEMA))
+                store.insert_arrow("predictions",
+                                   pa.Table.from_pylist(rows, schema=PREDICTION_SCHEMA),
+                                   on_conflict="replace")
             counts.classified += len(new_texts)
             counts.reused += len(chunk) - len(new_texts)
             advance(len(chunk))

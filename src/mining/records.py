@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from mining.normalise import clean_text, content_hash, detect_language
-from mining.redact import redact
+from mining.redact import pseudonymise, redact
 from mining.sources.base import RawRow
 from mining.sources.config import ColumnMapping, ItemKind
 
@@ -22,6 +23,7 @@ FEEDBACK_SCHEMA = pa.schema([
     ("channel", pa.string()), ("rating", pa.float64()), ("customer_id", pa.string()),
     ("language", pa.string()), ("text", pa.string()), ("location", pa.string()),
     ("line", pa.int64()), ("run_id", pa.string()), ("ingested_at", pa.timestamp("us")),
+    ("source_updated_at", pa.timestamp("us")),
 ])
 COMPLAINT_SCHEMA = pa.schema([
     ("item_id", pa.string()), ("source", pa.string()), ("external_id", pa.string()),
@@ -30,6 +32,7 @@ COMPLAINT_SCHEMA = pa.schema([
     ("resolved_at", pa.timestamp("us")), ("category", pa.string()), ("language", pa.string()),
     ("text", pa.string()), ("location", pa.string()), ("line", pa.int64()),
     ("run_id", pa.string()), ("ingested_at", pa.timestamp("us")),
+    ("source_updated_at", pa.timestamp("us")),
 ])
 QUARANTINE_SCHEMA = pa.schema([
     ("quarantine_id", pa.string()), ("source", pa.string()), ("item_kind", pa.string()),
@@ -47,7 +50,12 @@ class Rejected:
 
 @dataclass(frozen=True)
 class RecordContext:
-    """What mapping a row needs besides the row itself."""
+    """What mapping a row needs besides the row itself.
+
+    `pseudonym_key` is the HMAC key for customer ids (setting `pseudonym_key`), passed in so that
+    this module never reads the environment. `phone_regions` (the source's) and
+    `site_phone_regions` add phone regions to redaction's defaults.
+    """
 
     source: str
     kind: ItemKind
@@ -55,6 +63,17 @@ class RecordContext:
     require_text: bool
     known_sites: frozenset[str] | None
     max_text_chars: int
+    pseudonym_key: str
+    phone_regions: tuple[str, ...] = ()
+    site_phone_regions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def regions_for(self, site: str | None) -> tuple[str, ...]:
+        """Phone regions for a row of `site`; every configured one when the site is unknown."""
+        if site is None:
+            extra = tuple(r for regions in self.site_phone_regions.values() for r in regions)
+        else:
+            extra = self.site_phone_regions.get(site, ())
+        return tuple(dict.fromkeys(extra + self.phone_regions))
 
 
 def _blank(value: Any) -> bool:
@@ -95,9 +114,23 @@ def _naive_utc(value: datetime) -> datetime:
     return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
-def make_item_id(source: str, kind: str, external_id: str | None, text_hash: str | None) -> str:
-    """Stable key: the source's own id when it has one, else the content hash."""
-    key = f"id:{external_id}" if external_id else f"hash:{text_hash}"
+# How created_at enters a key; migration 006 builds the same string with DuckDB's strftime.
+ITEM_KEY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def make_item_id(source: str, kind: str, external_id: str | None, text_hash: str | None, *,
+                 site: str | None = None, created_at: datetime | None = None) -> str:
+    """Stable key: the source's own id when it has one, else source, site, created_at and hash.
+
+    Never the text alone: the same words at two sites or on two days are two records (issue 14).
+    Migration 006 computes the same key in SQL (`sha256`, `chr(31)`, `strftime`): keep them equal.
+    """
+    if external_id:
+        key = f"id:{external_id}"
+    else:
+        if site is None or created_at is None:
+            raise ValueError("a record without an external id needs its site and created_at")
+        key = f"row:{site}\x1f{created_at.strftime(ITEM_KEY_TIME_FORMAT)}\x1f{text_hash or ''}"
     return hashlib.sha256(f"{source}\x1f{kind}\x1f{key}".encode()).hexdigest()[:32]
 
 
@@ -118,6 +151,7 @@ def map_row(row: RawRow, ctx: RecordContext) -> dict[str, Any] | Rejected:
         status = _field(data, m.status)
         raw_resolved = _field(data, m.resolved_at)
         category = _field(data, m.category)
+        raw_updated = _field(data, m.updated_at)
     except KeyError as missing:
         return Rejected("missing_column", f"row has no column {missing.args[0]!r}")
 
@@ -136,6 +170,11 @@ def map_row(row: RawRow, ctx: RecordContext) -> dict[str, Any] | Rejected:
         resolved_at = parse_timestamp(raw_resolved, m.created_at_formats)
         if resolved_at is None:
             return Rejected("unparseable_date", f"cannot parse {str(raw_resolved)[:60]!r}")
+    updated_at = None
+    if raw_updated is not None:
+        updated_at = parse_timestamp(raw_updated, m.created_at_formats)
+        if updated_at is None:
+            return Rejected("unparseable_date", f"cannot parse {str(raw_updated)[:60]!r}")
     if site is None:
         return Rejected("missing_site", "no site")
     site = str(site).strip()
@@ -147,22 +186,24 @@ def map_row(row: RawRow, ctx: RecordContext) -> dict[str, Any] | Rejected:
         except (TypeError, ValueError):
             return Rejected("bad_rating", f"rating {str(rating)[:30]!r} is not a number")
 
-    text = redact(text) if text else ""
+    text = redact(text, ctx.regions_for(site)) if text else ""
     text_hash = content_hash(text) if text else None
     ext = str(external_id).strip() if external_id is not None else None
     record: dict[str, Any] = {
-        "item_id": make_item_id(ctx.source, ctx.kind, ext, text_hash),
+        "item_id": make_item_id(ctx.source, ctx.kind, ext, text_hash, site=site,
+                                created_at=created_at),
         "source": ctx.source,
         "external_id": ext,
         "content_hash": text_hash,
         "created_at": created_at,
         "site": site,
         "channel": str(channel) if channel is not None else None,
-        "customer_id": str(customer_id).strip() if customer_id is not None else None,
+        "customer_id": _customer(customer_id, ctx),
         "language": detect_language(text) if text else None,
         "text": text or None,
         "location": row.location,
         "line": row.line,
+        "source_updated_at": updated_at,
     }
     if ctx.kind == "feedback":
         record["rating"] = rating
@@ -173,12 +214,25 @@ def map_row(row: RawRow, ctx: RecordContext) -> dict[str, Any] | Rejected:
     return record
 
 
+def _customer(value: Any, ctx: RecordContext) -> str | None:
+    """The customer id as stored: a keyed pseudonym, so equal ids still link (issue 14)."""
+    if value is None or not str(value).strip():
+        return None
+    return pseudonymise(str(value), ctx.pseudonym_key)
+
+
 def quarantine_entry(row: RawRow, ctx: RecordContext, rejected: Rejected) -> dict[str, Any]:
+    """The quarantine row; its raw text is cleaned and redacted like a stored text."""
+    column = ctx.mapping.customer_id
     if row.data is not None:
-        raw = json.dumps(row.data, ensure_ascii=False, default=str)
+        data = dict(row.data)
+        if column is not None and column in data and not _blank(data[column]):
+            data[column] = _customer(data[column], ctx)
+        raw = json.dumps(data, ensure_ascii=False, default=str)
     else:
         raw = row.raw_text or ""
-    raw = redact(raw)
+    regions = ctx.regions_for(None)
+    raw = redact(raw, regions, clean=True)
     key = f"{ctx.source}\x1f{row.location}\x1f{row.line}\x1f{rejected.reason}\x1f{raw}"
     return {
         "quarantine_id": hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32],
@@ -187,7 +241,7 @@ def quarantine_entry(row: RawRow, ctx: RecordContext, rejected: Rejected) -> dic
         "location": row.location,
         "line": row.line,
         "reason": rejected.reason,
-        "detail": redact(rejected.detail),
+        "detail": redact(rejected.detail, regions),
         "raw": raw,
     }
 
@@ -199,8 +253,15 @@ class MappedBatch:
     repeated_in_batch: int
 
 
+def _newer(candidate: dict[str, Any], kept: dict[str, Any]) -> bool:
+    """Within a batch the row read later is the newer version, unless its version time is older."""
+    new, old = candidate["source_updated_at"], kept["source_updated_at"]
+    return new is None or old is None or new >= old
+
+
 def map_batch(rows: list[RawRow], ctx: RecordContext, run_id: str, now: datetime) -> MappedBatch:
-    """Map a batch; later rows with an item id already seen in the batch are counted, not kept."""
+    """Map a batch; an item id seen twice in the batch is kept once (its newest version) and
+    the repeat is counted in `repeated_in_batch`."""
     items: dict[str, dict[str, Any]] = {}
     quarantined: dict[str, dict[str, Any]] = {}
     repeated = 0
@@ -214,6 +275,8 @@ def map_batch(rows: list[RawRow], ctx: RecordContext, run_id: str, now: datetime
                                                            "quarantined_at": now}
         elif outcome["item_id"] in items:
             repeated += 1
+            if _newer(outcome, items[outcome["item_id"]]):
+                items[outcome["item_id"]] = outcome | {"run_id": run_id, "ingested_at": now}
         else:
             items[outcome["item_id"]] = outcome | {"run_id": run_id, "ingested_at": now}
     schema = FEEDBACK_SCHEMA if ctx.kind == "feedback" else COMPLAINT_SCHEMA

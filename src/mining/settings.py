@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Public, so pseudonyms made with it can be reversed by anyone who guesses an id: demo only.
+DEMO_PSEUDONYM_KEY = "service-failure-radar-demo-key-not-secret"
 
 
 class Settings(BaseSettings):
@@ -37,3 +40,9 @@ class Settings(BaseSettings):
     classify_shard_size: int = Field(256, ge=1, description="Texts per classification task.")
     dask_address: str | None = Field(None, description="Dask scheduler, e.g. tcp://host:8786.")
     dask_workers: int | None = Field(None, ge=1, description="Start a local Dask cluster.")
+    pseudonym_key: SecretStr = Field(
+        SecretStr(DEMO_PSEUDONYM_KEY),
+        description="HMAC-SHA256 key for customer ids (MINING_PSEUDONYM_KEY). The default is "
+        "public, for the demo only. Keep the key: a new one gives every customer a new "
+        "pseudonym, so old and new rows no longer link.",
+    )

@@ -10,7 +10,8 @@ import onnxruntime as ort
 import torch
 from transformers import XLMRobertaConfig, XLMRobertaModel
 
-from mining.classify.model import MultiHeadModel, export_onnx, quantize_onnx
+from mining.classify.export import export_onnx, quantize_onnx
+from mining.classify.network import MultiHeadModel
 
 
 def tiny_model() -> MultiHeadModel:

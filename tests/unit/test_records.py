@@ -5,23 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from pydantic import ValidationError
 
 from mining.records import RecordContext, Rejected, make_item_id, map_batch, map_row
+from mining.redact import pseudonymise
 from mining.sources.base import RawRow
-from mining.sources.config import ColumnMapping
+from mining.sources.config import ColumnMapping, SourcesFile
 
 MAPPING = ColumnMapping(text="text", created_at="date", created_at_formats=["%m/%d/%Y %H:%M"],
-                        site="site", rating="stars", external_id="id")
+                        site="site", rating="stars", external_id="id", customer_id="customer")
+KEY = "test-key"
 
 
-def ctx(kind: str = "feedback", require_text: bool = True, max_chars: int = 200) -> RecordContext:
+def ctx(kind: str = "feedback", require_text: bool = True, max_chars: int = 200,
+        site_phone_regions: dict[str, tuple[str, ...]] | None = None) -> RecordContext:
     return RecordContext("src", kind, MAPPING, require_text, frozenset({"Leeds", "York"}),
-                         max_chars)  # type: ignore[arg-type]
+                         max_chars, pseudonym_key=KEY,  # type: ignore[arg-type]
+                         site_phone_regions=site_phone_regions or {})
 
 
 def row(**data: object) -> RawRow:
     base: dict[str, object] = {"text": "Waited an hour", "date": "2/24/2015 11:35",
-                               "site": "Leeds", "stars": "2", "id": "42"}
+                               "site": "Leeds", "stars": "2", "id": "42", "customer": ""}
     base.update(data)
     return RawRow("file.csv", 7, base)
 
@@ -52,7 +57,8 @@ def test_bad_rows_are_rejected_with_a_reason(data: dict[str, object], reason: st
 
 
 def test_missing_column_and_unreadable_rows() -> None:
-    outcome = map_row(RawRow("f", 1, {"text": "hi", "date": "2/24/2015 11:35"}), ctx())
+    outcome = map_row(RawRow("f", 1, {"text": "hi", "date": "2/24/2015 11:35", "customer": ""}),
+                      ctx())
     assert isinstance(outcome, Rejected) and outcome.reason == "missing_column"
     assert "'site'" in outcome.detail
     broken = map_row(RawRow("f", 2, None, "bad_encoding", "not UTF-8", "caf\\xe9"), ctx())
@@ -82,6 +88,39 @@ def test_pii_is_redacted_in_records_and_quarantine() -> None:
     assert "Narnia" in raw and "jo.bloggs" not in raw and "555-123-4567" not in raw
 
 
+def test_quarantine_raw_is_normalised_before_redaction() -> None:
+    rows = [row(text="电话：13800138000 ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ", site="Narnia",
+                customer="jane@example.com"),
+            RawRow("f.csv", 9, None, "bad_encoding", "not UTF-8", "Tel:+44 20 7946 0958,x")]
+    batch = map_batch(rows, ctx(max_chars=1000), "run", datetime.now())
+    raws = batch.quarantine.column("raw").to_pylist()
+    assert "13800138000" not in raws[0] and "ｊａｎｅ" not in raws[0] and "jane" not in raws[0]
+    assert pseudonymise("jane@example.com", KEY) in raws[0]
+    assert raws[1] == "Tel:[PHONE],x"
+
+
+def customer(**data: object) -> str | None:
+    record = map_row(row(**data), ctx())
+    assert not isinstance(record, Rejected)
+    return record["customer_id"]
+
+
+def test_customer_ids_are_pseudonymised_and_still_link() -> None:
+    jane = customer(customer="Jane.Doe@example.com")
+    assert jane == customer(id="43", text="Rude staff", customer="jane.doe@example.com ")
+    assert jane == pseudonymise("jane.doe@example.com", KEY) and "jane" not in jane
+    assert customer(id="44", customer="C-1001") == pseudonymise("C-1001", KEY) != jane
+    assert customer(id="45", customer="  ") is None
+
+
+def test_site_phone_regions_apply_to_that_site() -> None:
+    text = "reach us on 6123 4567"  # a Singapore number
+    york = map_row(row(text=text, site="York"), ctx(site_phone_regions={"York": ("SG",)}))
+    leeds = map_row(row(text=text), ctx(site_phone_regions={"York": ("SG",)}))
+    assert not isinstance(york, Rejected) and not isinstance(leeds, Rejected)
+    assert york["text"] == "reach us on [PHONE]" and leeds["text"] == text
+
+
 def test_batch_dedupes_repeated_ids_and_counts_them() -> None:
     rows = [row(), row(), row(id="43", text="Rude staff"), row(site="Narnia")]
     batch = map_batch(rows, ctx(), "run", datetime.now())
@@ -97,3 +136,14 @@ def test_rows_without_external_id_are_keyed_by_content() -> None:
     assert not isinstance(a, Rejected) and not isinstance(b, Rejected)
     assert a["external_id"] is None
     assert a["item_id"] == b["item_id"]
+
+
+def test_phone_regions_in_the_sources_config_are_checked() -> None:
+    source = {"name": "s", "kind": "feedback", "type": "folder", "path": "x",
+              "mapping": {"created_at": "date", "site_value": "York"}, "phone_regions": ["jp"]}
+    parsed = SourcesFile.model_validate({"sources": [source],
+                                         "site_phone_regions": {"York": ["SG"]}})
+    assert parsed.sources[0].phone_regions == ["JP"]
+    assert parsed.site_phone_regions == {"York": ["SG"]}
+    with pytest.raises(ValidationError, match="not a phone region"):
+        SourcesFile.model_validate({"sources": [source | {"phone_regions": ["XX"]}]})

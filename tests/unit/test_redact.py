@@ -1,4 +1,8 @@
-"""PII redaction on real-looking variants, and what must stay untouched."""
+"""PII redaction on real-looking variants, and what must stay untouched.
+
+The large corpus is in `test_redaction_corpus.py`; these cover the findings of issue 14 one by
+one, the counts, the regions parameter and pseudonyms.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import time
 
 import pytest
 
-from mining.redact import luhn_valid, redact, redact_with_counts
+from mining.redact import luhn_valid, pseudonymise, redact, redact_with_counts
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -50,8 +54,10 @@ def test_ordinary_numbers_stay(text: str) -> None:
 
 def test_counts_and_luhn() -> None:
     text, counts = redact_with_counts("a@b.co, 555-123-4567, 4111 1111 1111 1111")
-    assert counts == {"email": 1, "card": 1, "phone": 1}
+    assert counts == {"email": 1, "iban": 0, "id": 0, "card": 1, "phone": 1}
     assert text == "[EMAIL], [PHONE], [CARD]"
+    text, counts = redact_with_counts("DE89370400440532013000 / 11010519491231002X")
+    assert text == "[IBAN] / [ID]" and counts["iban"] == counts["id"] == 1
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
 
 
@@ -60,3 +66,41 @@ def test_long_inputs_run_fast() -> None:
     started = time.perf_counter()
     redact(nasty)
     assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Tel:+44 20 7946 0958", "Tel:[PHONE]"),
+    ("电话：13800138000", "电话:[PHONE]"),  # NFKC folds the full-width colon first
+    ("IBAN DE89370400440532013000", "IBAN [IBAN]"),
+    ("020 7946 0958", "[PHONE]"), ("07700 900123", "[PHONE]"), ("138 0013 8000", "[PHONE]"),
+    ("01 23 45 67 89", "[PHONE]"), ("5551234567", "[PHONE]"),
+    ("card 4111.1111.1111.1111", "card [CARD]"),
+    ("card 4111\u20131111\u20131111\u20131111", "card [CARD]"),
+    ("jürgen.groß@beispiel.de", "[EMAIL]"), ("josé@correo.es", "[EMAIL]"),
+    ("flight BA117, order 48213377", "flight BA117, order 48213377"),
+])
+def test_issue_14_findings(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+def test_normalisation_comes_first() -> None:
+    full_width = "\uff11\uff13\uff18\uff10\uff10\uff11\uff13\uff18\uff10\uff10\uff10"
+    assert redact(full_width) == "[PHONE]"
+    assert redact("5551\u200b234567") == "[PHONE]"  # a zero-width space does not hide it
+    assert redact("<b>mail</b> jane&#64;example.com", clean=True) == "mail [EMAIL]"
+
+
+def test_regions_add_national_formats() -> None:
+    text = "reach us on 6123 4567"  # a Singapore number, 8 digits without a trunk 0
+    assert redact(text) == text
+    assert redact(text, ["SG"]) == "reach us on [PHONE]"
+    assert redact("order 61234567", ["SG"]) == "order 61234567"
+
+
+def test_pseudonyms_are_keyed_and_stable() -> None:
+    a = pseudonymise("Jane.Doe@Example.com", "k1")
+    assert a == pseudonymise(" jane.doe@example.com ", "k1")  # same customer, same pseudonym
+    assert a != pseudonymise("jane.doe@example.com", "k2")  # another key, another pseudonym
+    assert a != pseudonymise("john@example.com", "k1")
+    assert pseudonymise("C42", "k1") != pseudonymise("c42", "k1")  # plain ids keep their case
+    assert a.startswith("cid_") and "jane" not in a and len(a) == 36

@@ -107,7 +107,7 @@ def predict(
             raise typer.Exit(2)
         rows = list(reader)
     classifier = _classifier(model)
-    texts = [redact(row["text"] or "") for row in rows]
+    texts = [redact(row["text"] or "", clean=True) for row in rows]
     predictions = []
     with progress_bar(len(texts), "predicting") as advance:
         for start in range(0, len(texts), 512):

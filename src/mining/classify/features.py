@@ -19,8 +19,10 @@ import pyarrow.parquet as pq
 
 from mining.classify.heads import Heads
 from mining.classify.model import FeedbackClassifier, LabelSpace, Prediction, decode
+from mining.progress import progress_bar
 
 log = logging.getLogger("mining")
+CHUNK = 4096  # texts per part file: a killed encode keeps what it finished
 
 
 def text_key(text: str) -> str:
@@ -57,8 +59,11 @@ class FeatureCache:
         missing = list(dict.fromkeys(k for k in keys if k not in self.vectors))
         if missing:
             first_text = dict(zip(keys, texts, strict=True))
-            new = compute([first_text[k] for k in missing])
-            self._append(missing, new)
+            with progress_bar(len(missing), "encoding texts new to the feature cache") as advance:
+                for start in range(0, len(missing), CHUNK):
+                    chunk = missing[start:start + CHUNK]
+                    self._append(chunk, compute([first_text[k] for k in chunk]))
+                    advance(len(chunk))
         log.info("feature cache: %d texts, %d computed, %d reused", len(texts), len(missing),
                  len(set(keys)) - len(missing))
         return np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, 0))

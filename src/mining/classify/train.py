@@ -31,24 +31,22 @@ from mining.classify.baseline import TfidfBaseline
 from mining.classify.data import FAILURE_TYPES, RESPONSES, SENTIMENTS, Example
 from mining.classify.encoders import BaseEncoder, resolve_base
 from mining.classify.evaluate import evaluate_frame, headline
+from mining.classify.export import export_onnx, heads_of, quantize_onnx
 from mining.classify.features import CachedPredictor, FeatureCache, file_digest
-from mining.classify.heads import HEADS_FILE, fit_heads
+from mining.classify.heads import HEADS_FILE, Heads, fit_heads
 from mining.classify.model import (
     LABELS_FILE,
     ONNX_FILE,
     TOKENIZER_FILES,
     FeedbackClassifier,
     LabelSpace,
-    MultiHeadModel,
     Prediction,
     TextEncoder,
     decode,
     default_model_path,
-    export_onnx,
-    heads_of,
     length_sorted_batches,
-    quantize_onnx,
 )
+from mining.classify.network import MultiHeadModel
 from mining.progress import progress_bar
 
 log = logging.getLogger("mining")
@@ -107,8 +105,12 @@ class TrainConfig(BaseModel):
         1.0, ge=1.0, description="Rare failure types weigh their positives by sqrt(negatives / "
                                  "positives) in training, at most this much; 1 turns it off.")
     threads: int = 2
-    heads_only_c: float = Field(1.0, description="Inverse regularisation of the logistic "
-                                                 "heads that --heads-only fits.")
+    refit_heads: list[Literal["sentiment", "failure", "response"]] = Field(
+        default_factory=list,
+        description="After fine-tuning, and in --heads-only, these heads are refit as "
+                    "class-balanced logistic regressions on the int8 features; the others keep "
+                    "the network's (or the source model's) weights.")
+    heads_c: float = Field(0.25, description="Inverse regularisation of the logistic heads.")
     models_dir: Path = Path("models")
     cache_dir: Path = Path(".cache/base")
     feature_cache_dir: Path = Path(".cache/features")
@@ -265,24 +267,23 @@ def positive_weights(target: torch.Tensor, mask: torch.Tensor, cap: float) -> to
 
 
 class TorchPredictor:
-    """The fp32 torch model behind the `predict` interface, to measure what int8 costs."""
+    """The fp32 torch encoder with the shipped heads, to measure what int8 costs."""
 
-    def __init__(self, model: MultiHeadModel, encoder: TextEncoder, labels: LabelSpace) -> None:
-        self.model, self.encoder, self.labels = model, encoder, labels
+    def __init__(self, model: MultiHeadModel, encoder: TextEncoder, labels: LabelSpace,
+                 heads: Heads) -> None:
+        self.model, self.encoder, self.labels, self.heads = model, encoder, labels, heads
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 32
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ids = self.encoder.encode(texts)
-        outs = [np.zeros((len(texts), k), dtype=np.float32) for k in
-                (len(SENTIMENTS), len(FAILURE_TYPES), len(RESPONSES))]
+        pooled = np.zeros((len(texts), self.heads.weights["sentiment"].shape[1]), np.float32)
         self.model.eval()
         with torch.inference_mode():
             for batch in length_sorted_batches([len(x) for x in ids], batch_size):
-                s, f, r = self.model(**tensor_batch(self.encoder, [ids[i] for i in batch]))
-                outs[0][batch] = s.softmax(-1).numpy()
-                outs[1][batch] = f.sigmoid().numpy()
-                outs[2][batch] = r.sigmoid().numpy()
-        return outs[0], outs[1], outs[2]
+                inputs = tensor_batch(self.encoder, [ids[i] for i in batch])
+                hidden = self.model.encoder(**inputs).last_hidden_state
+                pooled[batch] = self.model.pool(hidden, inputs["attention_mask"]).numpy()
+        return self.heads.apply(pooled)
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
         return decode(self.labels, *self.probabilities(texts, batch_size))
@@ -586,10 +587,27 @@ def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncod
     labels.save(out / LABELS_FILE)
     shutil.copy2(Path("config/taxonomy.yaml"), out / "taxonomy.yaml")
     classifier = FeedbackClassifier.load(out, cfg.threads)
-    int8 = CachedPredictor(classifier, heads, labels, feature_cache(cfg, out, labels))
-    fp32 = TorchPredictor(model, encoder, labels)
-    return write_model(out, cfg, int8, datasets, training, started,
-                       {"model_fp32": fp32}, base_description(base))
+    cache = feature_cache(cfg, out, labels)
+    # Every training text's features, also so that `--heads-only` encodes nothing it saw.
+    features = cache.features([e.text for e in datasets[0]], classifier.pooled)
+    if cfg.refit_heads:
+        heads = refit(heads, features, datasets[0], cfg)
+        heads.save(out / HEADS_FILE)
+    int8 = CachedPredictor(FeedbackClassifier.load(out, cfg.threads), heads, labels, cache)
+    fp32 = TorchPredictor(model, encoder, labels, heads)
+    return write_model(out, cfg, int8, datasets, training, started, {"model_fp32": fp32},
+                       base_description(base))
+
+
+def refit(heads: Heads, features: np.ndarray, train: list[Example], cfg: TrainConfig) -> Heads:
+    """`heads` with the kinds in `cfg.refit_heads` refit as logistic regressions."""
+    y = targets(train)
+    fitted = fit_heads(features, y["sentiment"].numpy(), y["failure"].numpy(),
+                       y["failure_mask"].numpy(), y["response"].numpy(),
+                       y["response_mask"].numpy(), len(SENTIMENTS), cfg.seed, cfg.heads_c)
+    kinds = set(cfg.refit_heads)
+    return Heads({k: (fitted if k in kinds else heads).weights[k] for k in heads.weights},
+                 {k: (fitted if k in kinds else heads).biases[k] for k in heads.biases})
 
 
 def base_description(base: BaseEncoder) -> dict[str, str]:
@@ -599,8 +617,12 @@ def base_description(base: BaseEncoder) -> dict[str, str]:
 
 def write_model(out: Path, cfg: TrainConfig, int8: CachedPredictor, datasets: Datasets,
                 training: dict[str, Any], started: float,
-                others: dict[str, Any], base: dict[str, str]) -> Path:
-    """Thresholds tuned on dev (int8 features), evaluation, labels, metrics, card, DEFAULT."""
+                others: dict[str, Any], base: dict[str, str],
+                previous: dict[str, Any] | None = None) -> Path:
+    """Thresholds tuned on dev (int8 features), evaluation, labels, metrics, card, DEFAULT.
+
+    The TF-IDF baseline's figures are taken from `previous` (the source model's metrics) when
+    it was trained on the same data files, since refitting it would give the same numbers."""
     train, dev, validation, files = datasets
     labels = int8.labels
     tuned = tune_thresholds(int8, dev, cfg.disable_below_f1)
@@ -609,14 +631,18 @@ def write_model(out: Path, cfg: TrainConfig, int8: CachedPredictor, datasets: Da
     labels.save(out / LABELS_FILE)
     for predictor in others.values():
         predictor.labels = labels
-    baseline = TfidfBaseline(cfg.seed).fit(train)
+    same_data = (previous is not None and previous.get("data_files") == files
+                 and set(previous["validation"]) >= set(validation))
+    baseline = None if same_data else TfidfBaseline(cfg.seed).fit(train)
     evaluation: dict[str, Any] = {}
     for name, examples in validation.items():
         frame = data.to_eval_frame(examples)
         evaluation[name] = {"n": len(examples), "model_int8": evaluate_frame(int8, frame)}
         for other, predictor in others.items():
             evaluation[name][other] = evaluate_frame(predictor, frame)
-        evaluation[name]["baseline_tfidf_lr"] = evaluate_frame(baseline, frame)
+        evaluation[name]["baseline_tfidf_lr"] = (
+            evaluate_frame(baseline, frame) if baseline is not None
+            else previous["validation"][name]["baseline_tfidf_lr"])  # type: ignore[index]
         log.info("%s: int8 %s | baseline %s", name, headline(evaluation[name]["model_int8"]),
                  headline(evaluation[name]["baseline_tfidf_lr"]))
     classifier = FeedbackClassifier.load(out, cfg.threads)
@@ -671,10 +697,8 @@ def refit_heads(config_path: Path | None = None, model_dir: Path | None = None,
                          f"{RESPONSES}: retrain the encoder")
     cache = feature_cache(cfg, source, labels)
     features = cache.features([e.text for e in train], classifier.pooled)
-    y = targets(train)
-    heads = fit_heads(features, y["sentiment"].numpy(), y["failure"].numpy(),
-                      y["failure_mask"].numpy(), y["response"].numpy(),
-                      y["response_mask"].numpy(), len(SENTIMENTS), cfg.seed, cfg.heads_only_c)
+    kinds = cfg.refit_heads or ["sentiment", "failure", "response"]
+    heads = refit(classifier.heads, features, train, cfg.model_copy(update={"refit_heads": kinds}))
     model_root = cfg.models_dir / cfg.name
     out = model_root / next_version(model_root)
     out.mkdir(parents=True)
@@ -691,6 +715,7 @@ def refit_heads(config_path: Path | None = None, model_dir: Path | None = None,
                                "seconds_to_fit": fit_seconds}}
     int8 = CachedPredictor(FeedbackClassifier.load(out, cfg.threads), heads, labels,
                            feature_cache(cfg, out, labels))
-    return write_model(out, cfg, int8, datasets, training, started, {}, previous["base"])
+    return write_model(out, cfg, int8, datasets, training, started, {}, previous["base"],
+                       previous)
 
 

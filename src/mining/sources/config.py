@@ -5,10 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+import phonenumbers
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 ItemKind = Literal["feedback", "complaint"]
+
+
+def _region(code: str) -> str:
+    code = code.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{code!r} is not a phone region libphonenumber knows (ISO 3166, e.g. GB)")
+    return code
+
+
+PhoneRegion = Annotated[str, AfterValidator(_region)]
+
+UpdatableField = Literal["text", "rating", "status", "resolved_at", "category"]
+# What a newer version of a stored record may change, per kind, and what it changes by default.
+UPDATABLE_FIELDS: dict[str, tuple[str, ...]] = {
+    "feedback": ("text", "rating"),
+    "complaint": ("status", "resolved_at", "category", "text"),
+}
+DEFAULT_UPDATABLE_FIELDS: dict[str, tuple[str, ...]] = {
+    "feedback": ("text", "rating"),
+    "complaint": ("status", "resolved_at", "category"),
+}
 
 
 class ColumnMapping(BaseModel):
@@ -32,6 +54,12 @@ class ColumnMapping(BaseModel):
     status: str | None = None
     resolved_at: str | None = None
     category: str | None = None
+    updated_at: str | None = Field(
+        None,
+        description="Column with the source's version time (last modified). When mapped, a row "
+        "whose version is not newer than the stored one changes nothing; when not, the row "
+        "read last wins.",
+    )
 
     @model_validator(mode="after")
     def _site_given(self) -> ColumnMapping:
@@ -49,6 +77,35 @@ class _SourceBase(BaseModel):
     require_text: bool = Field(
         True, description="Rows with no text go to quarantine; complaints may set this false."
     )
+    phone_regions: list[PhoneRegion] = Field(
+        default_factory=list,
+        description="Regions whose national phone formats redaction also recognises, on top "
+        "of US, GB, CN, DE, FR (e.g. [JP] for a Japanese review site).",
+    )
+    updatable_fields: list[UpdatableField] | None = Field(
+        None,
+        description="Fields a newer version of a stored record may change; the change history "
+        "is kept in feedback_history / complaints_history. Default: status, resolved_at and "
+        "category for complaints (text may be added); text and rating for feedback. [] = "
+        "stored records never change. A record without an external id is keyed by source, "
+        "site, created_at and content hash, so an edited text there arrives as a new record.",
+    )
+
+    @model_validator(mode="after")
+    def _updatable_fields_fit_kind(self) -> _SourceBase:
+        if self.updatable_fields is not None:
+            allowed = UPDATABLE_FIELDS[self.kind]
+            wrong = [f for f in self.updatable_fields if f not in allowed]
+            if wrong:
+                raise ValueError(f"updatable_fields {wrong} do not apply to {self.kind} "
+                                 f"(allowed: {list(allowed)})")
+        return self
+
+    def fields_that_may_change(self) -> tuple[str, ...]:
+        """The declared updatable fields, or the kind's defaults."""
+        if self.updatable_fields is None:
+            return DEFAULT_UPDATABLE_FIELDS[self.kind]
+        return tuple(dict.fromkeys(self.updatable_fields))
 
 
 class FolderSourceConfig(_SourceBase):
@@ -104,6 +161,10 @@ class SourcesFile(BaseModel):
         None, description="Known sites; rows naming another site go to quarantine. None = any."
     )
     sources: list[SourceConfig]
+    site_phone_regions: dict[str, list[PhoneRegion]] = Field(
+        default_factory=dict,
+        description="Per site, extra phone regions for redaction (e.g. {Singapore: [SG]}).",
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> SourcesFile:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -52,6 +52,23 @@ def named_query(name: str) -> str:
     return _sql_resource("queries", f"{name}.sql")
 
 
+# The stored columns each updatable field stands for; the first one is compared ("text" by its
+# content hash, so a rerun that only respaces a text changes nothing).
+_FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "text": ("content_hash", "text", "language"),
+    "rating": ("rating",),
+    "status": ("status",),
+    "resolved_at": ("resolved_at",),
+    "category": ("category",),
+}
+# Per item table: its history table and the versioned columns that history keeps.
+_HISTORY: dict[str, tuple[str, tuple[str, ...]]] = {
+    "feedback": ("feedback_history", ("rating", "content_hash", "language", "text")),
+    "complaints": ("complaints_history", ("status", "resolved_at", "category", "content_hash",
+                                          "language", "text")),
+}
+
+
 def _check_identifier(name: str) -> str:
     if not _IDENTIFIER.match(name):
         raise ValueError(f"not a plain SQL identifier: {name!r}")
@@ -90,8 +107,11 @@ class Store:
         self.close()
 
     # -- schema -------------------------------------------------------------------------
-    def apply_migrations(self) -> list[int]:
-        """Apply the migrations not yet recorded in schema_version; each in its own transaction."""
+    def apply_migrations(self, up_to: int | None = None) -> list[int]:
+        """Apply the migrations not yet recorded in schema_version; each in its own transaction.
+
+        `up_to` stops after that version (to build a store as an older release left it).
+        """
         self.con.execute(
             "CREATE TABLE IF NOT EXISTS schema_version "
             "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
@@ -99,7 +119,7 @@ class Store:
         done = {row[0] for row in self.con.execute("SELECT version FROM schema_version").fetchall()}
         applied = []
         for version, name, sql in migrations():
-            if version in done:
+            if version in done or (up_to is not None and version > up_to):
                 continue
             with self.transaction():
                 self.con.execute(sql)
@@ -160,6 +180,104 @@ class Store:
             self.con.unregister("_incoming")
         return int(result[0][0]) if result else 0
 
+    def upsert_items(self, table: str, rows: pa.Table, fields: Sequence[str]) -> tuple[int, int]:
+        """Store new items and apply newer versions of stored ones; returns (added, updated).
+
+        Call inside a transaction, with item ids unique in `rows`. A stored item changes only
+        when one of `fields` differs, and only when the incoming row is not older by
+        `source_updated_at` (when both rows have one). Then those fields, location, line and
+        source_updated_at are replaced, `version` goes up and `changed_at` is set; every other
+        column keeps its first value. Every version, the first included, is a row in
+        `<table>_history` (valid_from / valid_to). An identical row changes nothing.
+        """
+        if table not in _HISTORY:
+            raise ValueError(f"not an item table: {table!r}")
+        history, versioned = _HISTORY[table]
+        unknown = [f for f in fields if f not in _FIELD_COLUMNS
+                   or not set(_FIELD_COLUMNS[f]) <= set(versioned)]
+        if unknown:
+            raise ValueError(f"{table} has no updatable fields {unknown}")
+        if rows.num_rows == 0:
+            return 0, 0
+        keep = ", ".join(versioned)
+        self.con.register("_incoming", rows)
+        try:
+            updated = self._apply_updates(table, history, list(dict.fromkeys(fields)))
+            result = self.con.execute(
+                f"INSERT INTO {table} BY NAME SELECT * FROM _incoming ON CONFLICT DO NOTHING"
+            ).fetchall()
+            added = int(result[0][0]) if result else 0
+            if added:
+                self.con.execute(
+                    f"INSERT INTO {history} (item_id, version, valid_from, source_updated_at, "
+                    f"changed_fields, {keep}, location, line, run_id) "
+                    f"SELECT t.item_id, t.version, t.ingested_at, t.source_updated_at, "
+                    f"CAST([] AS VARCHAR[]), {', '.join(f't.{c}' for c in versioned)}, "
+                    f"t.location, t.line, t.run_id "
+                    f"FROM {table} t JOIN _incoming i USING (item_id) "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {history} h WHERE h.item_id = t.item_id)"
+                )
+        finally:
+            self._cleanup(lambda: self.con.unregister("_incoming"))
+        return added, updated
+
+    @staticmethod
+    def _cleanup(step: Callable[[], object]) -> None:
+        """Tidy up after a statement; in an aborted transaction that fails, and the caller's
+        error (and its rollback) is what matters."""
+        with suppress(duckdb.TransactionException):
+            step()
+
+    def _apply_updates(self, table: str, history: str, fields: list[str]) -> int:
+        """The update half of `upsert_items` (identifiers come from the checked constants)."""
+        if not fields:
+            return 0
+        _, versioned = _HISTORY[table]
+        differs = {f: f"i.{_FIELD_COLUMNS[f][0]} IS DISTINCT FROM t.{_FIELD_COLUMNS[f][0]}"
+                   for f in fields}
+        flags = ", ".join(f"{cond} AS _changed_{f}" for f, cond in differs.items())
+        changed_list = ("list_filter([" + ", ".join(
+            f"CASE WHEN {cond} THEN '{f}' END" for f, cond in differs.items())
+            + "], lambda x: x IS NOT NULL)")
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _changed AS "
+            f"SELECT i.*, {flags}, {changed_list} AS changed_fields "
+            f"FROM _incoming i JOIN {table} t USING (item_id) "
+            f"WHERE ({' OR '.join(differs.values())}) "
+            f"AND (i.source_updated_at IS NULL OR t.source_updated_at IS NULL "
+            f"OR i.source_updated_at > t.source_updated_at)"
+        )
+        try:
+            rows = self.con.execute("SELECT count(*) FROM _changed").fetchall()
+            updated = int(rows[0][0]) if rows else 0
+            if not updated:
+                return 0
+            # Only the fields that differ take the new value (a new rating leaves a respaced
+            # text as stored); where the row came from and its version time always do.
+            assignments = [f"{c} = CASE WHEN c._changed_{f} THEN c.{c} ELSE {table}.{c} END"
+                           for f in fields for c in _FIELD_COLUMNS[f]]
+            assignments += ["location = c.location", "line = c.line",
+                            f"source_updated_at = coalesce(c.source_updated_at, "
+                            f"{table}.source_updated_at)"]
+            self.con.execute(
+                f"UPDATE {history} SET valid_to = c.ingested_at FROM _changed c "
+                f"WHERE {history}.item_id = c.item_id AND {history}.valid_to IS NULL"
+            )
+            self.con.execute(
+                f"UPDATE {table} SET {', '.join(assignments)}, version = {table}.version + 1, "
+                f"changed_at = c.ingested_at FROM _changed c WHERE {table}.item_id = c.item_id"
+            )
+            self.con.execute(
+                f"INSERT INTO {history} (item_id, version, valid_from, source_updated_at, "
+                f"changed_fields, {', '.join(versioned)}, location, line, run_id) "
+                f"SELECT t.item_id, t.version, c.ingested_at, t.source_updated_at, "
+                f"c.changed_fields, {', '.join(f't.{v}' for v in versioned)}, t.location, "
+                f"t.line, c.run_id FROM {table} t JOIN _changed c USING (item_id)"
+            )
+            return updated
+        finally:
+            self._cleanup(lambda: self.con.execute("DROP TABLE IF EXISTS _changed"))
+
     def replace_rows(self, table: str, rows: pa.Table) -> int:
         """Swap a derived table's contents for `rows` (call inside a transaction)."""
         self.con.execute(f"DELETE FROM {_check_identifier(table)}")
@@ -207,9 +325,9 @@ class Store:
 
     def finish_run(self, run_id: str, status: str, counts: dict[str, int], stage_seconds: str,
                    model_version: str | None = None, error: str | None = None) -> None:
-        allowed = {"rows_read", "feedback_added", "complaints_added", "quarantined",
-                   "classified", "predictions_reused", "duplicates", "alerts_new", "alerts_sent",
-                   "alert_deliveries_pending"}
+        allowed = {"rows_read", "feedback_added", "complaints_added", "feedback_updated",
+                   "complaints_updated", "quarantined", "classified", "predictions_reused",
+                   "duplicates", "alerts_new", "alerts_sent", "alert_deliveries_pending"}
         unknown = set(counts) - allowed
         if unknown:
             raise ValueError(f"unknown run counters: {sorted(unknown)}")
