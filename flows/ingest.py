@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 
 from prefect import flow, task
@@ -11,6 +12,8 @@ from mining.pipeline import IngestCounts, ingest_source
 from mining.settings import Settings
 from mining.sources import SourceConfig, SourcesFile, build_source
 from mining.store.db import Store
+
+log = logging.getLogger("mining")
 
 
 @task(name="ingest-source")
@@ -31,8 +34,12 @@ def ingest_one(params: RunParameters, config: SourceConfig, run_id: str,
 
 @flow(name="ingest")
 def ingest(params: RunParameters, run_id: str) -> dict[str, object]:
-    sources = SourcesFile.load(params.sources_config)
+    # A source with a config error is reported by name and key and skipped; the others run.
+    sources, config_errors = SourcesFile.load_each(params.sources_config)
     total = IngestCounts()
+    for error in config_errors:
+        log.error("%s", error)
+        total.fail(error.source, str(error))
     for config in sources.sources:
         total.add(ingest_one(params, config, run_id, sources.sites, sources.site_phone_regions))
     return asdict(total)

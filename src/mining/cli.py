@@ -6,12 +6,15 @@ import importlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(help="Service-failure radar: mine reviews and complaints.", no_args_is_help=True)
@@ -27,6 +30,41 @@ OFFLINE_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "PREFECT_LOGGING_EXTRA_LOGGERS": "mining",
 }
+
+
+# Exit codes of the commands that touch the store (scripts and schedulers read them).
+EXIT_FAILED = 1          # the run failed: nothing was published
+EXIT_USAGE = 2           # bad input: a missing file, an unknown alert, a broken config
+EXIT_SOURCES_FAILED = 3  # the run finished and published, but some sources could not be read
+EXIT_BUSY = 75           # another run holds the database (EX_TEMPFAIL): try again later
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """One line on stderr and the exit code; never a traceback."""
+    error_console.print(f"[red]error:[/red] {escape(' '.join(message.split()))}")
+    raise typer.Exit(code)
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as one line: its type and message."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+@contextmanager
+def run_lock(db: Path, command: str, hint: str = "") -> Iterator[None]:
+    """Hold the database's run lock for a command, or fail with one line naming the holder.
+
+    Every command that opens the working database takes it: DuckDB gives a file to one writer
+    and refuses every other opener, so a command holding the file would make a starting run
+    fail, and a run would make the command fail.
+    """
+    from mining.runlock import RunInProgress, exclusive_run
+
+    try:
+        with exclusive_run(db, f"mining {command}"):
+            yield
+    except RunInProgress as exc:
+        fail(f"{db} is in use by {exc.holder}; try again when it has finished{hint}", EXIT_BUSY)
 
 
 def prepare_environment() -> None:
@@ -73,27 +111,46 @@ def run(
     dask_workers: Annotated[int | None, typer.Option(
         help="Classify on a local Dask cluster of N worker processes.")] = None,
 ) -> None:
-    """Run the pipeline: ingest, normalise, classify, store, aggregate, alert; print a summary."""
+    """Run the pipeline: ingest, normalise, classify, store, aggregate, alert; print a summary.
+
+    Exit status: 0 done; 1 the run failed; 2 the sources config cannot be used; 3 done and
+    published, but some sources could not be read (the summary names them). A run skipped
+    because another holds the database exits 0.
+    """
     from mining.params import RunParameters
+    from mining.sources.config import SourcesConfigInvalid, SourcesFile
 
     params = RunParameters.from_settings(sources_config=sources, db_path=db,
                                          read_copy_path=read_copy, model_path=model,
                                          dask_address=dask_address, dask_workers=dask_workers)
+    try:
+        # A file no source can be read from stops here; one source's error is the run's to
+        # report, and the other sources still run.
+        SourcesFile.load_each(params.sources_config)
+    except (FileNotFoundError, SourcesConfigInvalid) as exc:
+        fail(str(exc))
     pipeline = load_flow("pipeline", "pipeline")
-    result = pipeline(params)
+    try:
+        result = pipeline(params)
+    except Exception as exc:  # noqa: BLE001 - the run recorded it; the operator gets one line
+        fail(f"the run failed: {describe(exc)}", EXIT_FAILED)
     if result["status"] == "skipped":
-        console.print(f"[yellow]Run skipped:[/yellow] {result['message']}")
+        console.print(f"[yellow]Run skipped:[/yellow] {escape(result['message'])}")
         return
     print_summary(result)
     if result["status"] == "failed":
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
+    if result.get("failed_sources"):
+        raise typer.Exit(EXIT_SOURCES_FAILED)
 
 
 def print_summary(result: dict[str, Any]) -> None:
     from mining.store.db import run_report
 
     counts = result["counts"]
-    table = Table(title=f"Run {result['run_id']} — {result['status']}")
+    failed = result.get("failed_sources") or []
+    status = result["status"] + (f" ({len(failed)} failed sources)" if failed else "")
+    table = Table(title=f"Run {result['run_id']} — {status}")
     table.add_column("measure")
     table.add_column("value", justify="right")
     # rows read = added + updated + already stored + quarantined
@@ -121,8 +178,11 @@ def print_summary(result: dict[str, Any]) -> None:
     for row in top:
         t.add_row(*map(str, row))
     console.print(t)
+    # One line each, unwrapped, so a script can grep them.
     for error in result["errors"]:
-        console.print(f"[red]source error:[/red] {error}")
+        console.print(f"[red]source error:[/red] {escape(error)}", soft_wrap=True)
+    if failed:
+        console.print(f"[red]Failed sources:[/red] {escape(', '.join(failed))}", soft_wrap=True)
     console.print(f"Store: {result['db_path']}  |  analysts' read-only copy: "
                   f"{result['read_copy_path']}")
 
@@ -135,16 +195,28 @@ def report(
     site: Annotated[str | None, typer.Option(help="One site only.")] = None,
     db: Annotated[Path | None, typer.Option(help="Database; default: the read copy.")] = None,
 ) -> None:
-    """Write one self-contained HTML report: trends, iceberg, silent items, drivers, SLA, risk."""
+    """Write one self-contained HTML report: trends, iceberg, silent items, drivers, SLA, risk.
+
+    It reads the analysts' copy; with --db it reads that database under the run lock.
+    """
+    import duckdb
+
     from mining.report import write_report
     from mining.settings import Settings
 
-    source = db or Settings().read_copy_path
-    try:
-        path = write_report(source, out, since=since.date() if since else None, site=site)
-    except FileNotFoundError as exc:
-        error_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    def write(source: Path) -> Path:
+        try:
+            return write_report(source, out, since=since.date() if since else None, site=site)
+        except FileNotFoundError as exc:
+            fail(str(exc))
+        except duckdb.Error as exc:
+            fail(f"cannot read {source}: {describe(exc)}")
+
+    if db is None or not db.is_file():
+        path = write(db or Settings().read_copy_path)  # a missing file says what to do
+    else:
+        with run_lock(db, "report", "; without --db the report reads the analysts' copy"):
+            path = write(db)
     console.print(f"Report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -195,23 +267,37 @@ def alerts_list(
     """Alerts, newest first, with how their deliveries stand."""
     import duckdb
 
+    from mining.runlock import RunInProgress, exclusive_run
     from mining.settings import Settings
     from mining.store.db import read_named_queries
 
     settings = Settings()
-    # The working store shows acknowledgements at once; during a run it is locked, and the
-    # copy published by the last run is read instead.
-    sources = [db] if db else [settings.db_path, settings.read_copy_path]
+
+    def read(source: Path) -> Any:
+        return read_named_queries(source, ["alerts_list"], [unacked])["alerts_list"]
+
     frame = None
-    for source in sources:
-        try:
-            frame = read_named_queries(source, ["alerts_list"], [unacked])["alerts_list"]
-            break
-        except (FileNotFoundError, duckdb.IOException) as exc:
-            error = exc
-    if frame is None:
-        error_console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2)
+    try:
+        if db is not None:
+            if not db.is_file():
+                fail(f"no database at {db}")
+            with run_lock(db, "alerts list"):
+                frame = read(db)
+        else:
+            # The working store shows acknowledgements at once; while a run holds it, the copy
+            # published by the last run is read instead.
+            try:
+                if settings.db_path.is_file():
+                    with exclusive_run(settings.db_path, "mining alerts list"):
+                        frame = read(settings.db_path)
+            except (RunInProgress, duckdb.IOException):
+                frame = None
+            if frame is None:
+                frame = read(settings.read_copy_path)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    except duckdb.Error as exc:
+        fail(f"cannot read the alerts: {describe(exc)}")
     table = Table(title=f"Alerts ({len(frame)})")
     for column in frame.columns:
         table.add_column(column)
@@ -227,20 +313,24 @@ def alerts_ack(
     db: Annotated[Path | None, typer.Option(help="The pipeline's database.")] = None,
 ) -> None:
     """Acknowledge an alert so it is not escalated. Writes the working store."""
+    import duckdb
+
     from mining.alerts.service import acknowledge
     from mining.settings import Settings
     from mining.store.db import Store
 
     path = db or Settings().db_path
     if not Path(path).is_file():
-        error_console.print(f"[red]error:[/red] no database at {path}")
-        raise typer.Exit(2)
-    with Store.open(path) as store:
-        found = acknowledge(store, alert_id, who)
+        fail(f"no database at {path}")
+    with run_lock(path, "alerts ack", "; the acknowledgement was not recorded"):
+        try:
+            with Store.open(path) as store:
+                found = acknowledge(store, alert_id, who)
+        except duckdb.Error as exc:
+            fail(f"cannot record the acknowledgement in {path}: {describe(exc)}")
     if not found:
-        error_console.print(f"[red]error:[/red] no alert {alert_id!r}")
-        raise typer.Exit(2)
-    console.print(f"Acknowledged {alert_id}")
+        fail(f"no alert {alert_id!r}")
+    console.print(f"Acknowledged {escape(alert_id)}")
 
 
 def _register_model_commands() -> None:

@@ -64,12 +64,21 @@ class IngestCounts:
     quarantined: int = 0
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)
+    failed_sources: list[str] = field(default_factory=list)
 
     def add(self, other: IngestCounts) -> None:
         for name in ("rows_read", "feedback_added", "complaints_added", "feedback_updated",
                      "complaints_updated", "quarantined", "duplicates"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
+        self.failed_sources.extend(s for s in other.failed_sources
+                                   if s not in self.failed_sources)
+
+    def fail(self, source: str, message: str) -> None:
+        """Record that `source` could not be read (fully); the run goes on with the others."""
+        self.errors.append(message)
+        if source not in self.failed_sources:
+            self.failed_sources.append(source)
 
 
 def ingest_source(store: Store, source: Source, config: SourceConfig, run_id: str, *,
@@ -116,9 +125,13 @@ def ingest_source(store: Store, source: Source, config: SourceConfig, run_id: st
                 counts.complaints_added += added
                 counts.complaints_updated += updated
     except (SourceError, FileNotFoundError) as exc:
-        # A source that cannot be read is reported, and the other sources still run.
+        # A source that cannot be read is reported, and the other sources still run. What its
+        # committed batches stored stays; its state moved only with them.
         log.error("source %s failed: %s", config.name, exc)
-        counts.errors.append(f"{config.name}: {exc}")
+        counts.fail(config.name, f"{config.name}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - one source's fault must not stop the others
+        log.exception("source %s failed unexpectedly", config.name)
+        counts.fail(config.name, f"{config.name}: unexpected {type(exc).__name__}: {exc}")
     log.info("source %s: read %d, new feedback %d, new complaints %d, updated %d, "
              "quarantined %d, already stored %d", config.name, counts.rows_read,
              counts.feedback_added, counts.complaints_added,
@@ -228,6 +241,6 @@ def refresh_aggregates(store: Store, taxonomy: Taxonomy) -> int:
 
 
 def record_counts(ingest: IngestCounts, classify: ClassifyCounts) -> dict[str, int]:
-    counts = {k: v for k, v in asdict(ingest).items() if k != "errors"}
+    counts = {k: v for k, v in asdict(ingest).items() if k not in ("errors", "failed_sources")}
     counts.update(classified=classify.classified, predictions_reused=classify.reused)
     return counts

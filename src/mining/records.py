@@ -7,7 +7,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -40,6 +40,17 @@ QUARANTINE_SCHEMA = pa.schema([
     ("detail", pa.string()), ("raw", pa.string()), ("run_id", pa.string()),
     ("quarantined_at", pa.timestamp("us")),
 ])
+
+
+# Where a row's values stop being plausible (issue 14). A created_at more than a day after the
+# run is a clock or time-zone fault (a day covers every UTC offset), one at or before the Unix
+# epoch is a placeholder (0, 1900-01-01, 0001-01-01): both are quarantined, never stored.
+FUTURE_TOLERANCE = timedelta(days=1)
+EARLIEST_CREATED_AT = datetime(1970, 1, 1)
+# Mapped fields other than the text (site, ids, status...) longer than this are a fault.
+MAX_FIELD_CHARS = 1_000
+# Quarantine keeps at most this much of each raw value, so a 10 MB field stores 10 KB.
+QUARANTINE_VALUE_CHARS = 10_000
 
 
 @dataclass(frozen=True)
@@ -95,19 +106,18 @@ def _field(row: dict[str, Any], column: str | None, constant: str | None = None)
 
 def parse_timestamp(value: Any, formats: list[str]) -> datetime | None:
     """A naive timestamp from a datetime or a string in one of `formats` or ISO 8601."""
-    if isinstance(value, datetime):
-        return _naive_utc(value)
-    text = str(value).strip()
-    for fmt in formats:
-        try:
-            return datetime.strptime(text, fmt)
-        except ValueError:
-            continue
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if isinstance(value, datetime):
+            return _naive_utc(value)
+        text = str(value).strip()
+        for fmt in formats:
+            try:
+                return datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+        return _naive_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+01:00 in UTC
         return None
-    return _naive_utc(parsed)
 
 
 def _naive_utc(value: datetime) -> datetime:
@@ -134,8 +144,49 @@ def make_item_id(source: str, kind: str, external_id: str | None, text_hash: str
     return hashlib.sha256(f"{source}\x1f{kind}\x1f{key}".encode()).hexdigest()[:32]
 
 
-def map_row(row: RawRow, ctx: RecordContext) -> dict[str, Any] | Rejected:
-    """The record for one raw row, or why it must be quarantined."""
+def _rating(value: Any) -> float | Rejected | None:
+    """A finite number, None when blank, else why not. NaN and infinity are faults, not
+    missing values: a NaN float cell as well as the text "NaN" is quarantined (issue 14)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return Rejected("bad_rating", f"rating {value!r} is not a finite number")
+    if _blank(value):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return Rejected("bad_rating", f"rating {str(value)[:30]!r} is not a number")
+    if not math.isfinite(number):
+        return Rejected("bad_rating", f"rating {str(value)[:30]!r} is not a finite number")
+    return number
+
+
+def _oversize_field(data: dict[str, Any], m: ColumnMapping) -> Rejected | None:
+    for name in (m.created_at, m.site, m.channel, m.rating, m.customer_id, m.external_id,
+                 m.status, m.resolved_at, m.category, m.updated_at):
+        value = data.get(name) if name is not None else None
+        if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+            return Rejected("oversize_field",
+                            f"column {name!r} holds {len(value)} characters > {MAX_FIELD_CHARS}")
+    return None
+
+
+def _date_fault(column: str, value: datetime, now: datetime | None) -> Rejected | None:
+    if value <= EARLIEST_CREATED_AT:
+        return Rejected("implausible_date", f"{column} {value:%Y-%m-%d %H:%M:%S} is not after "
+                        f"{EARLIEST_CREATED_AT:%Y-%m-%d}: a placeholder, not a date")
+    if now is not None and value > now + FUTURE_TOLERANCE:
+        return Rejected("future_date", f"{column} {value:%Y-%m-%d %H:%M:%S} is more than "
+                        f"{FUTURE_TOLERANCE.days} day after the run ({now:%Y-%m-%d %H:%M})")
+    return None
+
+
+def map_row(row: RawRow, ctx: RecordContext,
+            now: datetime | None = None) -> dict[str, Any] | Rejected:
+    """The record for one raw row, or why it must be quarantined.
+
+    `now` (naive UTC, the run's clock) enables the future-date check; without it only dates at
+    or before 1970-01-01 are refused.
+    """
     if row.error or row.data is None:
         return Rejected(row.error or "unparseable_row", row.detail or "row could not be read")
     m = ctx.mapping
@@ -145,7 +196,7 @@ def map_row(row: RawRow, ctx: RecordContext) -> dict[str, Any] | Rejected:
         raw_created = _field(data, m.created_at)
         site = _field(data, m.site, m.site_value)
         channel = _field(data, m.channel, m.channel_value)
-        rating = _field(data, m.rating)
+        rating = data[m.rating] if m.rating is not None else None
         customer_id = _field(data, m.customer_id)
         external_id = _field(data, m.external_id)
         status = _field(data, m.status)
@@ -154,17 +205,24 @@ def map_row(row: RawRow, ctx: RecordContext) -> dict[str, Any] | Rejected:
         raw_updated = _field(data, m.updated_at)
     except KeyError as missing:
         return Rejected("missing_column", f"row has no column {missing.args[0]!r}")
+    oversize = _oversize_field(data, m)
+    if oversize is not None:
+        return oversize
 
     text = clean_text(str(raw_text)) if raw_text is not None else ""
     if text and len(text) > ctx.max_text_chars:
         return Rejected("oversize_text", f"{len(text)} characters > {ctx.max_text_chars}")
-    if not text and ctx.require_text:
+    # feedback.text is NOT NULL: feedback needs a text whatever the source says.
+    if not text and (ctx.require_text or ctx.kind == "feedback"):
         return Rejected("empty_text", "no text after cleaning")
     if raw_created is None:
         return Rejected("missing_date", f"column {m.created_at!r} is empty")
     created_at = parse_timestamp(raw_created, m.created_at_formats)
     if created_at is None:
         return Rejected("unparseable_date", f"cannot parse {str(raw_created)[:60]!r}")
+    date_fault = _date_fault("created_at", created_at, now)
+    if date_fault is not None:
+        return date_fault
     resolved_at = None
     if raw_resolved is not None:
         resolved_at = parse_timestamp(raw_resolved, m.created_at_formats)
@@ -180,11 +238,9 @@ def map_row(row: RawRow, ctx: RecordContext) -> dict[str, Any] | Rejected:
     site = str(site).strip()
     if ctx.known_sites is not None and site not in ctx.known_sites:
         return Rejected("unknown_site", f"site {site!r} is not in the configured sites")
-    if rating is not None:
-        try:
-            rating = float(rating)
-        except (TypeError, ValueError):
-            return Rejected("bad_rating", f"rating {str(rating)[:30]!r} is not a number")
+    rating = _rating(rating)
+    if isinstance(rating, Rejected):
+        return rating
 
     text = redact(text, ctx.regions_for(site)) if text else ""
     text_hash = content_hash(text) if text else None
@@ -224,14 +280,14 @@ def _customer(value: Any, ctx: RecordContext) -> str | None:
 def quarantine_entry(row: RawRow, ctx: RecordContext, rejected: Rejected) -> dict[str, Any]:
     """The quarantine row; its raw text is cleaned and redacted like a stored text."""
     column = ctx.mapping.customer_id
+    regions = ctx.regions_for(None)
     if row.data is not None:
-        data = dict(row.data)
+        data = {k: _shortened(v, regions) for k, v in row.data.items()}
         if column is not None and column in data and not _blank(data[column]):
-            data[column] = _customer(data[column], ctx)
+            data[column] = _customer(row.data[column], ctx)
         raw = json.dumps(data, ensure_ascii=False, default=str)
     else:
-        raw = row.raw_text or ""
-    regions = ctx.regions_for(None)
+        raw = _shortened(row.raw_text or "", regions)
     raw = redact(raw, regions, clean=True)
     key = f"{ctx.source}\x1f{row.location}\x1f{row.line}\x1f{rejected.reason}\x1f{raw}"
     return {
@@ -244,6 +300,15 @@ def quarantine_entry(row: RawRow, ctx: RecordContext, rejected: Rejected) -> dic
         "detail": redact(rejected.detail, regions),
         "raw": raw,
     }
+
+
+def _shortened(value: Any, regions: tuple[str, ...]) -> Any:
+    """A raw value cut to QUARANTINE_VALUE_CHARS. It is redacted with a margin before the cut,
+    so no PII that straddles the cut survives in part."""
+    if not isinstance(value, str) or len(value) <= QUARANTINE_VALUE_CHARS:
+        return value
+    head = redact(value[:QUARANTINE_VALUE_CHARS + 1_000], regions, clean=True)
+    return f"{head[:QUARANTINE_VALUE_CHARS]}... [{len(value)} characters, cut]"
 
 
 @dataclass
@@ -266,7 +331,7 @@ def map_batch(rows: list[RawRow], ctx: RecordContext, run_id: str, now: datetime
     quarantined: dict[str, dict[str, Any]] = {}
     repeated = 0
     for row in rows:
-        outcome = map_row(row, ctx)
+        outcome = map_row(row, ctx, now)
         if isinstance(outcome, Rejected):
             entry = quarantine_entry(row, ctx, outcome)
             if entry["quarantine_id"] in quarantined:

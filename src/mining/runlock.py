@@ -14,7 +14,13 @@ from pathlib import Path
 
 
 class RunInProgress(RuntimeError):
-    """Another run holds the database."""
+    """Another run (or command) holds the database; `holder` says which."""
+
+    def __init__(self, message: str, db_path: Path | None = None, holder: str = "unknown"
+                 ) -> None:
+        super().__init__(message)
+        self.db_path = db_path
+        self.holder = holder
 
 
 def lock_path(db_path: Path) -> Path:
@@ -33,7 +39,8 @@ def exclusive_run(db_path: Path, holder: str) -> Iterator[None]:
         except BlockingIOError:
             current = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
             raise RunInProgress(
-                f"another run is using {db_path} ({current}); this run is skipped") from None
+                f"another run is using {db_path} ({current}); this run is skipped",
+                db_path, current) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{holder} pid {os.getpid()}".encode(), 0)
         yield

@@ -1,30 +1,54 @@
 """A real HTTP server on 127.0.0.1 that serves feedback the way the HTTP source expects.
 
 It implements the source's contract (paged JSON, inclusive `since`) so it behaves like a real
-feedback API, and can be told to fail the next N requests to exercise retries.
+feedback API, and can be told to fail the next N requests to exercise retries, or to answer
+with a script of raw responses first (a 500, a 429 with Retry-After, a body that is not JSON).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A raw response the server gives instead of a page."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class FeedbackApi:
     def __init__(self, items: list[dict[str, Any]]) -> None:
         self.items = items
         self.fail_next = 0
+        self.script: list[Reply] = []
         self.requests: list[dict[str, str]] = []
+        self.times: list[float] = []  # time.monotonic() of each request
         self._lock = threading.Lock()
+
+    def answer(self, query: dict[str, str]) -> Reply:
+        with self._lock:
+            if self.script:
+                self.requests.append(query)
+                self.times.append(time.monotonic())
+                return self.script.pop(0)
+        status, body = self.page(query)
+        return Reply(status, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
     def page(self, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.requests.append(query)
+            self.times.append(time.monotonic())
             if self.fail_next > 0:
                 self.fail_next -= 1
                 return 503, {"error": "temporarily unavailable"}
@@ -45,13 +69,13 @@ def serve(api: FeedbackApi) -> Iterator[str]:
                 self.send_error(404)
                 return
             query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-            status, body = api.page(query)
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
+            reply = api.answer(query)
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
-            self.wfile.write(payload)
+            self.wfile.write(reply.body)
 
         def log_message(self, *args: object) -> None:
             pass

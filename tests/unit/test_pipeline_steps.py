@@ -119,3 +119,40 @@ def test_daily_trends_count_negative_items_per_type(tmp_path: Path, repo_root: P
         "FROM daily_negative WHERE day = DATE '2026-01-01' ORDER BY failure_type").fetchall()
     assert rows == [("Leeds", "none", "none", None, 3, None),
                     ("Leeds", "waiting", "process_system", 2, 3, 2 / 3)]
+
+
+# -- faults never block (issue 14) ---------------------------------------------------------
+def test_a_poison_file_is_quarantined_and_the_next_ingest_does_not_fail(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    write_csv(folder, "a.csv", [("1", "waited an hour", "2026-01-01", "Leeds")])
+    (folder / "b.parquet").write_bytes(b"PAR1" + b"\x00" * 64 + b"PAR1")
+    huge = "x" * 200_000
+    (folder / "c.csv").write_text(
+        f'id,text,date,site\n2,before,2026-01-01,York\n3,"{huge}",2026-01-01,York\n'
+        "4,after,2026-01-01,York\n5,rated,2026-01-01,York\n", encoding="utf-8")
+    store = Store.in_memory()
+    counts = ingest(store, folder)
+    assert counts.errors == [] and counts.failed_sources == []
+    assert (counts.rows_read, counts.feedback_added, counts.quarantined) == (6, 4, 2)
+    assert counts.rows_read == (counts.feedback_added + counts.feedback_updated
+                                + counts.quarantined + counts.duplicates)
+    reasons = store.execute("SELECT reason FROM quarantine ORDER BY reason").fetchall()
+    assert reasons == [("oversize_text",), ("unreadable_file",)]
+    again = ingest(store, folder)
+    assert again.rows_read == 0 and again.errors == []
+
+
+class ExplodingSource:
+    name = "boom"
+
+    def read(self, state: object):
+        yield from ()
+        raise RuntimeError("a bug in a connector")
+
+
+def test_an_unexpected_error_in_one_source_is_reported_and_named(tmp_path: Path) -> None:
+    config = FolderSourceConfig(name="boom", kind="feedback", path=tmp_path, mapping=MAPPING)
+    counts = ingest_source(Store.in_memory(), ExplodingSource(), config, "run-1",
+                           known_sites=None, max_text_chars=1000, pseudonym_key="k")
+    assert counts.failed_sources == ["boom"]
+    assert counts.errors == ["boom: unexpected RuntimeError: a bug in a connector"]

@@ -147,3 +147,60 @@ def test_phone_regions_in_the_sources_config_are_checked() -> None:
     assert parsed.site_phone_regions == {"York": ["SG"]}
     with pytest.raises(ValidationError, match="not a phone region"):
         SourcesFile.model_validate({"sources": [source | {"phone_regions": ["XX"]}]})
+
+
+# -- faults (issue 14) --------------------------------------------------------------------------
+NOW = datetime(2026, 12, 1, 12, 0)
+
+
+@pytest.mark.parametrize("stars", ["NaN", "nan", "inf", "-Infinity", float("nan"), float("inf")])
+def test_non_finite_ratings_are_quarantined(stars: object) -> None:
+    outcome = map_row(row(stars=stars), ctx())
+    assert isinstance(outcome, Rejected) and outcome.reason == "bad_rating"
+    assert "finite" in outcome.detail
+
+
+@pytest.mark.parametrize(("date", "reason"), [
+    ("2026-12-03T00:00:00", "future_date"),
+    ("2099-01-01", "future_date"),
+    ("1969-07-20T20:17:00", "implausible_date"),
+    ("1970-01-01T00:00:00Z", "implausible_date"),
+    ("1899-12-30", "implausible_date"),
+    ("0001-01-01T00:00:00+01:00", "unparseable_date"),  # before year 1 in UTC
+])
+def test_dates_in_the_future_and_before_1970_are_quarantined(date: str, reason: str) -> None:
+    outcome = map_row(row(date=date), ctx(), NOW)
+    assert isinstance(outcome, Rejected) and outcome.reason == reason
+
+
+def test_a_date_within_a_day_ahead_is_a_time_zone_not_a_fault() -> None:
+    record = map_row(row(date="2026-12-02T10:00:00"), ctx(), NOW)
+    assert not isinstance(record, Rejected)
+    assert not isinstance(map_row(row(date="1970-01-01T00:00:01"), ctx(), NOW), Rejected)
+
+
+def test_oversize_fields_emoji_only_text_and_a_nul_byte() -> None:
+    outcome = map_row(row(site="L" * 5000), ctx())
+    assert isinstance(outcome, Rejected) and outcome.reason == "oversize_field"
+    emoji = map_row(row(text="😡😡👎"), ctx())
+    assert not isinstance(emoji, Rejected)
+    assert emoji["text"] == "😡😡👎" and emoji["language"] == "und"
+    nul = map_row(row(text="cold\x00 soup"), ctx())
+    assert not isinstance(nul, Rejected) and nul["text"] == "cold soup"
+
+
+def test_feedback_never_stores_an_empty_text_and_says_so_in_the_config() -> None:
+    outcome = map_row(row(text=""), ctx(require_text=False))
+    assert isinstance(outcome, Rejected) and outcome.reason == "empty_text"
+    source = {"name": "s", "kind": "feedback", "type": "folder", "path": "x",
+              "require_text": False, "mapping": {"created_at": "date", "site_value": "York"}}
+    with pytest.raises(ValidationError, match="only complaints may set require_text"):
+        SourcesFile.model_validate({"sources": [source]})
+
+
+def test_quarantine_keeps_a_redacted_head_of_a_huge_value() -> None:
+    huge = "call 555-123-4567 " + "x" * 2_000_000
+    batch = map_batch([row(text=huge)], ctx(), "run", NOW)
+    raw = batch.quarantine.column("raw")[0].as_py()
+    assert batch.quarantine.column("reason")[0].as_py() == "oversize_text"
+    assert len(raw) < 11_000 and "555-123-4567" not in raw and "characters, cut]" in raw

@@ -52,12 +52,47 @@ def test_custom_query_with_since_parameter(tmp_path: Path) -> None:
     assert read(src, {}) == ["a"]
 
 
-def test_bad_table_name_is_refused_and_missing_table_is_a_source_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="not a plain table"):
-        SqlSource(SqlSourceConfig(name="x", kind="complaint", url="sqlite://",
-                                  table="t; DROP TABLE x", watermark_column="u",
-                                  mapping=MAPPING)).statement()
-    src = SqlSource(SqlSourceConfig(name="x", kind="complaint", url=f"sqlite:///{tmp_path}/e.db",
-                                    table="missing", watermark_column="u", mapping=MAPPING))
+def test_any_table_name_is_quoted_and_a_missing_table_is_a_source_error(tmp_path: Path) -> None:
+    # Issue 14: a table named with a dash crashed the run. Names are quoted by the dialect, so
+    # `crm-tickets` reads and a name that looks like SQL is only a name that does not exist.
+    db = tmp_path / "crm.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute('CREATE TABLE "crm-tickets" (id TEXT, body TEXT, site TEXT, created TEXT, '
+                    '"last-updated" TEXT)')
+        con.execute("INSERT INTO \"crm-tickets\" VALUES ('a', 'x', 'Leeds', '2026-01-01', "
+                    "'2026-01-01')")
+    src = SqlSource(SqlSourceConfig(name="crm", kind="complaint", url=f"sqlite:///{db}",
+                                    table="crm-tickets", watermark_column="last-updated",
+                                    mapping=MAPPING))
+    state: dict[str, str | None] = {}
+    assert read(src, state) == ["a"] and state["watermark"] == "2026-01-01"
+    odd = SqlSource(SqlSourceConfig(name="x", kind="complaint", url=f"sqlite:///{db}",
+                                    table="t; DROP TABLE x", watermark_column="u",
+                                    mapping=MAPPING))
     with pytest.raises(SourceError, match="no such table"):
-        read(src, {})
+        read(odd, {})
+    missing = SqlSource(SqlSourceConfig(name="x", kind="complaint",
+                                        url=f"sqlite:///{tmp_path}/e.db", table="missing",
+                                        watermark_column="u", mapping=MAPPING))
+    with pytest.raises(SourceError, match="no such table"):
+        read(missing, {})
+    unknown = SqlSource(SqlSourceConfig(name="x", kind="complaint", url="nosuchdb://host/db",
+                                        table="t", watermark_column="u", mapping=MAPPING))
+    with pytest.raises(SourceError, match="source 'x'"):
+        read(unknown, {})
+
+
+def test_a_locked_sqlite_file_is_a_source_error(tmp_path: Path) -> None:
+    db = tmp_path / "crm.sqlite"
+    make_db(db, [("a", "x", "Leeds", "2026-01-01", "2026-01-01")])
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        src = SqlSource(SqlSourceConfig(name="crm", kind="complaint",
+                                        url=f"sqlite:///{db}?timeout=0.2", table="tickets",
+                                        watermark_column="updated", mapping=MAPPING))
+        with pytest.raises(SourceError, match="database is locked"):
+            read(src, {})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

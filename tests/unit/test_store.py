@@ -78,3 +78,22 @@ def test_published_copy_opens_read_only_in_another_process_while_writer_is_open(
     store.close()
     reader = open_read_only(copy)
     assert reader.execute("SELECT count(*) FROM schema_version").fetchone()[0] >= 3
+
+
+@pytest.mark.parametrize("name", ["radar-prod", "2026", "radar prod's \"copy\"",
+                                  "radar_read_copy"])
+def test_database_file_names_are_free(tmp_path: Path, name: str) -> None:
+    # Issue 14: `radar-prod.duckdb` and `2026.duckdb` failed a name check after the run was
+    # marked succeeded, and no read copy was ever published.
+    target = tmp_path / f"{name}_read.duckdb"
+    stale = tmp_path / f".{target.name}.99999.partial"
+    stale.write_bytes(b"left by a killed publisher")
+    with Store.open(tmp_path / f"{name}.duckdb") as store:
+        store.set_source_state("s", {"k": "v"}, "r")
+        store.publish_read_copy(target)
+    reader = open_read_only(target)
+    try:
+        assert reader.execute("SELECT value FROM source_state").fetchone()[0] == "v"
+    finally:
+        reader.close()
+    assert not stale.exists()

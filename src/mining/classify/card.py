@@ -133,38 +133,6 @@ def _side_by_side(name: str, entry: dict[str, Any]) -> list[str]:
     return lines
 
 
-COMPARED = [("sentiment accuracy", "sentiment", "accuracy"),
-            ("failure macro-F1 (types present)", "failure_types", "macro_f1"),
-            ("failure macro-F1 (named types)", "failure_types", "macro_f1_named"),
-            ("response micro precision", "response", "micro.precision"),
-            ("response micro recall", "response", "micro.recall")]
-
-
-def _depth(comparison: dict[str, Any] | None, metrics: dict[str, Any]) -> list[str]:
-    """This model beside the same recipe on all 12 layers (`scripts/compare_depth.py`)."""
-    if not comparison:
-        return []
-    other = comparison["validation"]
-    lines = ["## Against the 12-layer encoder", "",
-             f"The same data, seed and schedule on a 12-layer encoder "
-             f"({comparison['model']}, trained in {comparison['train_seconds']:.0f} s; config "
-             f"`{comparison['config_path']}`), int8, same splits. A difference of more than one "
-             "point is in bold.", "",
-             "| split | figure | this model | 12 layers | difference |", "|---|---|---|---|---|"]
-    for split, entry in metrics["validation"].items():
-        if split not in other:
-            continue
-        for label, head, metric in COMPARED:
-            mine = _get(entry["model_int8"], head, metric)
-            theirs = _get(other[split]["model_int8"], head, metric)
-            if mine is None or theirs is None:
-                continue
-            gap = mine - theirs
-            shown = f"{gap:+.3f}" if abs(gap) <= 0.01 else f"**{gap:+.3f}**"
-            lines.append(f"| {split} | {label} | {mine:.3f} | {theirs:.3f} | {shown} |")
-    return [*lines, ""]
-
-
 def _base_choice(comparison: dict[str, Any] | None) -> list[str]:
     """The candidates compared by `bench/compare_bases.py`, and why this base."""
     lines = ["## Base model choice", ""]
@@ -284,7 +252,6 @@ def render(metrics: dict[str, Any]) -> str:
     ]
     for name, entry in metrics["validation"].items():
         lines += _side_by_side(name, entry)
-    lines += _depth(metrics.get("depth_comparison"), metrics)
     lines += _speed(metrics.get("speed_benchmark"), cfg["max_length"])
     lines += _base_choice(metrics.get("base_comparison"))
     lines += [

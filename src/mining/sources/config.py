@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import codecs
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 ItemKind = Literal["feedback", "complaint"]
 
@@ -91,6 +103,15 @@ class _SourceBase(BaseModel):
         "site, created_at and content hash, so an edited text there arrives as a new record.",
     )
 
+    @field_validator("require_text")
+    @classmethod
+    def _feedback_has_text(cls, value: bool, info: ValidationInfo) -> bool:
+        # feedback.text is NOT NULL: feedback without text is never a record (issue 14).
+        if not value and info.data.get("kind") == "feedback":
+            raise ValueError("feedback always needs a text; only complaints may set "
+                             "require_text: false")
+        return value
+
     @model_validator(mode="after")
     def _updatable_fields_fit_kind(self) -> _SourceBase:
         if self.updatable_fields is not None:
@@ -111,8 +132,25 @@ class _SourceBase(BaseModel):
 class FolderSourceConfig(_SourceBase):
     type: Literal["folder"] = "folder"
     path: Path
-    patterns: list[str] = Field(default_factory=lambda: ["*.csv", "*.jsonl", "*.parquet"])
-    csv_delimiter: str = ","
+    patterns: list[str] = Field(default_factory=lambda: [
+        "*.csv", "*.jsonl", "*.parquet", "*.csv.gz", "*.jsonl.gz"])
+    csv_delimiter: str = Field(",", min_length=1, max_length=1)
+    encoding: str = Field(
+        "utf-8",
+        description="Encoding of CSV and JSONL files without a byte-order mark (a BOM always "
+        "wins: UTF-8, UTF-16 and UTF-32 files with one are read as such). Rows that are not "
+        "valid in it go to quarantine as bad_encoding.",
+    )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"{value!r} is not an encoding Python knows (e.g. utf-8, gbk, "
+                             "cp1252)") from None
+        return value
 
 
 class HttpSourceConfig(_SourceBase):
@@ -126,14 +164,28 @@ class HttpSourceConfig(_SourceBase):
     page_size: int = Field(100, ge=1)
     timeout_seconds: float = 30.0
     retries: int = Field(3, ge=0)
+    max_retry_after_seconds: float = Field(
+        60.0, ge=0,
+        description="Longest Retry-After (on 429/503) honoured between attempts; a server "
+        "asking for longer fails the source for this run, and the next run tries again.",
+    )
     headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
 
 
 class SqlSourceConfig(_SourceBase):
     type: Literal["sql"] = "sql"
     url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///path/to/db.sqlite")
-    table: str | None = None
-    watermark_column: str
+    table: str | None = Field(
+        None, description="Table name, quoted for the database (dashes and spaces are fine); "
+        "`schema.table` names a table in a schema.")
+    watermark_column: str = Field(min_length=1)
     query: str | None = Field(
         None, description="Custom SELECT with a `:since` parameter; overrides `table`."
     )
@@ -177,6 +229,93 @@ class SourcesFile(BaseModel):
     @classmethod
     def load(cls, path: Path) -> SourcesFile:
         """Load the YAML file; relative folder paths are taken from the current directory."""
-        if not path.exists():
-            raise FileNotFoundError(f"sources config not found: {path}")
-        return cls.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return cls.model_validate(_read_yaml(path))
+
+    @classmethod
+    def load_each(cls, path: Path) -> tuple[SourcesFile, list[SourceConfigError]]:
+        """Load the file checking each source on its own: a source with a config error is left
+        out and reported by name and key, and the other sources still run (issue 14).
+
+        An error outside `sources` (the file is missing or not YAML, `sites` is wrong) is no
+        one source's, and raises `SourcesConfigInvalid`.
+        """
+        data = _read_yaml(path)
+        if not isinstance(data, dict):
+            raise SourcesConfigInvalid(f"sources config {path}: expected a mapping with a "
+                                       "`sources` list")
+        items = data.get("sources")
+        if not isinstance(items, list):
+            raise SourcesConfigInvalid(f"sources config {path}: key sources: expected a list")
+        good: list[dict[str, Any]] = []
+        errors: list[SourceConfigError] = []
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            label = f"sources[{index}]"
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                label = item["name"]
+            if not isinstance(item, dict):
+                errors.append(SourceConfigError(label, None, "expected a mapping"))
+                continue
+            try:
+                _SOURCE.validate_python(item)
+            except ValidationError as exc:
+                errors.extend(SourceConfigError(label, *_key_and_message(item, e))
+                              for e in exc.errors())
+                continue
+            if item["name"] in seen:
+                errors.append(SourceConfigError(
+                    label, "name", f"sources[{seen[item['name']]}] already has this name"))
+                continue
+            seen[item["name"]] = index
+            good.append(item)
+        try:
+            return cls.model_validate({**data, "sources": good}), errors
+        except ValidationError as exc:
+            raise SourcesConfigInvalid(f"sources config {path}: {_one_line(exc)}") from None
+
+
+SOURCE_TYPES = ("folder", "http", "sql")
+_SOURCE: TypeAdapter[SourceConfig] = TypeAdapter(SourceConfig)
+
+
+class SourcesConfigInvalid(ValueError):
+    """The sources file as a whole cannot be used (not one source's error)."""
+
+
+@dataclass(frozen=True)
+class SourceConfigError:
+    """A config error in one source: which source, which key, what is wrong."""
+
+    source: str
+    key: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f", key {self.key}" if self.key else ""
+        return f"config error in source {self.source!r}{where}: {self.message}"
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.exists():
+        raise FileNotFoundError(f"sources config not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SourcesConfigInvalid(
+            f"sources config {path} is not valid YAML: {' '.join(str(exc).split())}") from None
+
+
+def _key_and_message(item: dict[str, Any], error: Any) -> tuple[str | None, str]:
+    """The dotted key of a pydantic error (without the union's tag) and its message."""
+    loc = [str(part) for part in error["loc"]]
+    if loc and loc[0] == item.get("type") and loc[0] in SOURCE_TYPES:
+        loc = loc[1:]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "union_tag_invalid" or error["type"] == "union_tag_not_found":
+        return "type", f"must be one of {', '.join(SOURCE_TYPES)}"
+    return (".".join(loc) or None), message
+
+
+def _one_line(exc: ValidationError) -> str:
+    return "; ".join(f"key {'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}"
+                     for e in exc.errors())

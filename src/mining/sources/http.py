@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -20,23 +22,68 @@ from mining.sources.config import HttpSourceConfig
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _items(response: httpx.Response, items_field: str) -> list[Any] | None:
+    """The page's item list, or None when the body is not JSON holding a list there."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    items = body.get(items_field) if isinstance(body, dict) else None
+    return items if isinstance(items, list) else None
+
+
 def get_with_retries(client: httpx.Client, url: str, params: dict[str, Any], retries: int,
-                     sleep: Callable[[float], None] = time.sleep) -> httpx.Response:
-    """GET with exponential backoff on connection errors and retryable status codes."""
+                     sleep: Callable[[float], None] = time.sleep, *,
+                     items_field: str | None = None,
+                     max_retry_after: float = 60.0) -> httpx.Response:
+    """GET with exponential backoff on connection errors and retryable status codes.
+
+    A Retry-After header (429, 503) is honoured up to `max_retry_after` seconds; a server that
+    asks for longer fails the read now rather than holding the run. With `items_field`, a 200
+    whose body is not JSON with a list there (a truncated or proxy-mangled page) is retried too.
+    """
     delay = 0.5
     for attempt in range(retries + 1):
+        wait = delay
         try:
             response = client.get(url, params=params)
         except httpx.TransportError as exc:
             problem = f"{type(exc).__name__}: {exc}"
         else:
-            if response.status_code not in RETRY_STATUS:
-                if response.is_error:
-                    raise SourceError(f"GET {url} answered {response.status_code}")
+            if response.status_code in RETRY_STATUS:
+                problem = f"status {response.status_code}"
+                asked = retry_after_seconds(response.headers.get("Retry-After"))
+                if asked is not None:
+                    if asked > max_retry_after:
+                        raise SourceError(
+                            f"GET {url} answered {response.status_code} with Retry-After "
+                            f"{asked:.0f} s, more than the {max_retry_after:.0f} s allowed "
+                            "(max_retry_after_seconds)")
+                    wait = max(delay, asked)
+            elif response.is_error:
+                raise SourceError(f"GET {url} answered {response.status_code}")
+            elif items_field is not None and _items(response, items_field) is None:
+                problem = f"the body is not JSON with a list under {items_field!r}"
+            else:
                 return response
-            problem = f"status {response.status_code}"
         if attempt < retries:
-            sleep(delay)
+            sleep(wait)
             delay *= 2
     raise SourceError(f"GET {url} failed after {retries + 1} attempts: {problem}")
 
@@ -59,14 +106,14 @@ class HttpSource:
                 params: dict[str, Any] = {cfg.page_param: page, cfg.page_size_param: cfg.page_size}
                 if since:
                     params[cfg.since_param] = since
-                response = get_with_retries(client, cfg.url, params, cfg.retries)
                 try:
-                    body = response.json()
-                    items = body[cfg.items_field]
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise SourceError(
-                        f"GET {cfg.url} page {page}: no JSON list under {cfg.items_field!r}"
-                    ) from exc
+                    response = get_with_retries(client, cfg.url, params, cfg.retries,
+                                                items_field=cfg.items_field,
+                                                max_retry_after=cfg.max_retry_after_seconds)
+                except SourceError as exc:
+                    raise SourceError(f"page {page}: {exc}") from exc
+                items = _items(response, cfg.items_field)
+                assert items is not None  # get_with_retries returns only pages with a list
                 rows = []
                 for item in items:
                     ordinal += 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
@@ -12,13 +11,12 @@ import sqlalchemy as sa
 from mining.sources.base import RawRow, SourceBatch, SourceError, SourceState
 from mining.sources.config import SqlSourceConfig
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
-
-def _quoted(name: str) -> str:
-    if not _IDENTIFIER.match(name):
-        raise ValueError(f"not a plain table or column name: {name!r}")
-    return ".".join(f'"{part}"' for part in name.split("."))
+def _table(name: str) -> sa.TableClause:
+    """`table` or `schema.table`, quoted by the dialect when compiled: any name is a name
+    (`crm-tickets`, `Tickets 2026`), never SQL."""
+    schema, _, table = name.rpartition(".")
+    return sa.table(table, schema=schema or None)
 
 
 def _plain(value: Any) -> Any:
@@ -34,24 +32,25 @@ class SqlSource:
         self.name = config.name
         self._engine = engine
 
-    def statement(self) -> sa.TextClause:
+    def statement(self) -> sa.Executable:
         cfg = self.config
         if cfg.query:
             return sa.text(cfg.query)
-        column = _quoted(cfg.watermark_column)
         assert cfg.table is not None
-        return sa.text(
-            f"SELECT * FROM {_quoted(cfg.table)} WHERE {column} >= :since ORDER BY {column}"
-        )
+        column: sa.ColumnClause[Any] = sa.column(cfg.watermark_column)
+        return (sa.select(sa.text("*")).select_from(_table(cfg.table))
+                .where(column >= sa.bindparam("since")).order_by(column))
 
     def read(self, state: SourceState) -> Iterator[SourceBatch]:
         cfg = self.config
-        engine = self._engine or sa.create_engine(cfg.url)
         since = state.get("watermark") or cfg.initial_since
         newest: Any = None
         location = cfg.table or "query"
         ordinal = 0
+        engine: sa.Engine | None = self._engine
         try:
+            if engine is None:
+                engine = sa.create_engine(cfg.url)
             with engine.connect() as connection:
                 result = connection.execution_options(yield_per=cfg.fetch_rows).execute(
                     self.statement(), {"since": since}
@@ -72,8 +71,12 @@ class SqlSource:
                             newest = mark
                     yield SourceBatch(rows)
         except sa.exc.SQLAlchemyError as exc:
-            raise SourceError(f"source {self.name!r}: {type(exc).__name__}: {exc}") from exc
+            message = " ".join(str(exc).split("\n(Background")[0].split())
+            raise SourceError(f"source {self.name!r}: {type(exc).__name__}: {message}") from exc
+        except ImportError as exc:  # the URL names a database whose driver is not installed
+            raise SourceError(f"source {self.name!r}: no driver for {cfg.url.split(':')[0]}: "
+                              f"{exc}") from exc
         finally:
-            if self._engine is None:
+            if self._engine is None and engine is not None:
                 engine.dispose()
         yield SourceBatch([], {"watermark": str(newest)} if newest is not None else {})

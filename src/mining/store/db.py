@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from glob import escape as glob_escape
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,12 @@ _HISTORY: dict[str, tuple[str, tuple[str, ...]]] = {
     "complaints": ("complaints_history", ("status", "resolved_at", "category", "content_hash",
                                           "language", "text")),
 }
+
+
+def quote_identifier(name: str) -> str:
+    """Any name as a DuckDB identifier: a database file `radar-prod.duckdb` or `2026.duckdb`
+    is attached as `radar-prod` or `2026`, and file names are free (issue 14)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _check_identifier(name: str) -> str:
@@ -344,19 +351,22 @@ class Store:
         """Write a consistent copy for analysts and swap it in atomically.
 
         Readers holding the old copy keep reading it; new readers get the new one.
+        Call under the run lock: copies left by a publisher that was killed are removed here.
         """
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in target.parent.glob(f".{glob_escape(target.name)}.*.partial"):
+            stale.unlink(missing_ok=True)
         partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        partial.unlink(missing_ok=True)
         self.con.execute("CHECKPOINT")
         rows = self.con.execute("SELECT current_database()").fetchall()
-        source = _check_identifier(str(rows[0][0]) if rows else "memory")
-        self.con.execute("ATTACH ? AS read_copy", [str(partial)])
+        source = str(rows[0][0]) if rows else "memory"
+        alias = "radar_read_copy" if source != "radar_read_copy" else "radar_read_copy_2"
+        self.con.execute(f"ATTACH ? AS {alias}", [str(partial)])
         try:
-            self.con.execute(f"COPY FROM DATABASE {source} TO read_copy")
+            self.con.execute(f"COPY FROM DATABASE {quote_identifier(source)} TO {alias}")
         finally:
-            self.con.execute("DETACH read_copy")
+            self.con.execute(f"DETACH {alias}")
         os.replace(partial, target)
         return target
 

@@ -13,4 +13,4 @@ FROM alerts a
 LEFT JOIN alert_deliveries d USING (alert_id)
 WHERE NOT $1 OR a.acked_at IS NULL
 GROUP BY ALL
-ORDER BY a.window_start DESC, a.alert_id;
+ORDER BY any_value(a.window_start) DESC, a.alert_id;
