@@ -26,16 +26,10 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
 from mining.classify.data import FAILURE_TYPES, RESPONSES, corpus_split
+from mining.classify.data import LABEL_CODES as CODES
+from mining.classify.data import SENTIMENT_CODES as SENTIMENT
 from mining.redact import redact
 
-SENTIMENT = {"n": "negative", "u": "neutral", "p": "positive"}
-CODES = {
-    "att": "staff_attitude", "err": "staff_error", "wait": "waiting",
-    "book": "booking_availability", "prod": "product_quality",
-    "clean": "cleanliness_facilities", "price": "price_billing", "prom": "promise_mismatch",
-    "sys": "system_failure", "cs": "customer_service", "oth": "other",
-    "v": "voice", "x": "exit", "w": "word_of_mouth", "t": "third_party",
-}
 FAILURE_CODES = {c for c, v in CODES.items() if v in FAILURE_TYPES}
 RESPONSE_CODES = {c for c, v in CODES.items() if v in RESPONSES}
 ANNOTATOR = "claude (AI assistant acting as annotator, helper session {batch})"

@@ -15,18 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from mining.classify.data import LABEL_CODES as CODES
+from mining.classify.data import SENTIMENT_CODES as SENTIMENT
 from mining.redact import redact
 
 SEED = 20261123
 TEST_SHARE = 0.35
-SENTIMENT = {"n": "negative", "u": "neutral", "p": "positive"}
-CODES = {
-    "att": "staff_attitude", "err": "staff_error", "wait": "waiting",
-    "book": "booking_availability", "prod": "product_quality",
-    "clean": "cleanliness_facilities", "price": "price_billing", "prom": "promise_mismatch",
-    "sys": "system_failure", "cs": "customer_service", "oth": "other",
-    "v": "voice", "x": "exit", "w": "word_of_mouth", "t": "third_party",
-}
 RARE = ["voice", "exit", "word_of_mouth", "third_party", "promise_mismatch", "system_failure"]
 LABELLER = "claude (AI assistant acting as annotator, following data/labels/GUIDE.md)"
 # Labelling rounds, by candidate id. Each round is split on its own, so adding a round never

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.support.http_api import FeedbackApi, Reply, serve
+from tests.support.project import last_run
 
 pytestmark = pytest.mark.integration
 
@@ -287,16 +288,6 @@ def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any
     con = duckdb.connect(str(db), read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-def last_run(db: Path) -> dict[str, Any]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        cur = con.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1")
-        names = [d[0] for d in cur.description]
-        return dict(zip(names, cur.fetchone(), strict=True))
     finally:
         con.close()
 

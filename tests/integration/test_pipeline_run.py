@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.support.project import make_project
+from tests.support.project import last_run, make_project
 
 pytestmark = pytest.mark.integration
 
@@ -35,16 +35,6 @@ def run(repo: Path, config: Path, db: Path, tmp: Path) -> str:
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return done.stdout
-
-
-def last_run(db: Path) -> dict[str, object]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        cur = con.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1")
-        names = [d[0] for d in cur.description]
-        return dict(zip(names, cur.fetchone(), strict=True))
-    finally:
-        con.close()
 
 
 def table_rows(db: Path, sql: str) -> list[tuple]:

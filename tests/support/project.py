@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
+
+import duckdb
 
 SITES = "[American, Delta, Southwest, United, US Airways, Virgin America]"
 
@@ -47,3 +50,14 @@ sources:
                status: status, resolved_at: resolved_at, category: category}}
 """, encoding="utf-8")
     return config
+
+
+def last_run(db: Path) -> dict[str, Any]:
+    """The newest row of `runs` in a store, as a dict."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        cur = con.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1")
+        names = [d[0] for d in cur.description]
+        return dict(zip(names, cur.fetchone(), strict=True))
+    finally:
+        con.close()

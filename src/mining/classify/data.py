@@ -21,6 +21,15 @@ FAILURE_TYPES = ["staff_attitude", "staff_error", "waiting", "booking_availabili
                  "system_failure", "customer_service", "other"]
 SENTIMENTS = ["negative", "neutral", "positive"]
 RESPONSES = ["voice", "exit", "word_of_mouth", "third_party"]
+# The short codes annotators write in their batch files (data/labels/*/`id|s|failures|responses`).
+SENTIMENT_CODES = {"n": "negative", "u": "neutral", "p": "positive"}
+LABEL_CODES = {
+    "att": "staff_attitude", "err": "staff_error", "wait": "waiting",
+    "book": "booking_availability", "prod": "product_quality",
+    "clean": "cleanliness_facilities", "price": "price_billing", "prom": "promise_mismatch",
+    "sys": "system_failure", "cs": "customer_service", "oth": "other",
+    "v": "voice", "x": "exit", "w": "word_of_mouth", "t": "third_party",
+}
 
 AIRLINE_REASONS = {
     "Late Flight": "waiting", "longlines": "waiting",

@@ -593,7 +593,8 @@ def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncod
     if cfg.refit_heads:
         heads = refit(heads, features, datasets[0], cfg)
         heads.save(out / HEADS_FILE)
-    int8 = CachedPredictor(FeedbackClassifier.load(out, cfg.threads), heads, labels, cache)
+        classifier.heads = heads
+    int8 = CachedPredictor(classifier, heads, labels, cache)
     fp32 = TorchPredictor(model, encoder, labels, heads)
     return write_model(out, cfg, int8, datasets, training, started, {"model_fp32": fp32},
                        base_description(base))
@@ -645,8 +646,7 @@ def write_model(out: Path, cfg: TrainConfig, int8: CachedPredictor, datasets: Da
             else previous["validation"][name]["baseline_tfidf_lr"])  # type: ignore[index]
         log.info("%s: int8 %s | baseline %s", name, headline(evaluation[name]["model_int8"]),
                  headline(evaluation[name]["baseline_tfidf_lr"]))
-    classifier = FeedbackClassifier.load(out, cfg.threads)
-    speed = measure_speed(classifier, [e.text for e in validation["airline"]])
+    speed = measure_speed(int8.classifier, [e.text for e in validation["airline"]])
     good = all(
         (evaluation[n]["model_int8"]["sentiment"]["accuracy"] or 0)
         >= (evaluation[n]["baseline_tfidf_lr"]["sentiment"]["accuracy"] or 0)
