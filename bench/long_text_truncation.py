@@ -20,6 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pandas as pd  # noqa: E402
 
+from mining.classify.data import LabelIds  # noqa: E402
 from mining.classify.evaluate import evaluate_frame  # noqa: E402
 from mining.classify.model import (  # noqa: E402
     FeedbackClassifier,
@@ -48,7 +49,7 @@ def main() -> None:
     for strategy in ("head", "head_tail"):
         classifier.text_encoder = TextEncoder(model_dir, labels.max_length, strategy,
                                               labels.head_tokens)
-        result = evaluate_frame(classifier, long)
+        result = evaluate_frame(classifier, long, LabelIds.load())
         results[strategy] = {
             "sentiment_accuracy": result["sentiment"]["accuracy"],
             "failure_macro_f1_named": result["failure_types"]["macro_f1_named"],

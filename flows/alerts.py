@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from prefect import flow
 
+from flows.explain import alert_explainer
 from mining.alerts.config import AlertsConfig
 from mining.alerts.notify import build_notifiers
 from mining.alerts.service import run_alerts
@@ -19,5 +20,6 @@ def alerts(params: RunParameters, run_id: str) -> dict[str, int]:
     config = AlertsConfig.load(params.alerts_config)
     with Store.open(params.db_path) as store:
         counts = run_alerts(store, config, Taxonomy.load(params.taxonomy_path),
-                            build_notifiers(config.channels), run_id)
+                            build_notifiers(config.channels), run_id,
+                            explain=alert_explainer(params, run_id))
     return asdict(counts)

@@ -1,4 +1,5 @@
-"""Parent flow: ingest → classify → aggregate → alerts → publish, recorded in `runs`."""
+"""Parent flow: ingest → classify → aggregate → themes → explain → alerts → publish, recorded
+in `runs`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from prefect import flow, get_run_logger
 from flows.aggregate import aggregate
 from flows.alerts import alerts
 from flows.classify import classify
+from flows.explain import explain
 from flows.ingest import ingest
+from flows.themes import themes
 from mining.fanout import task_runner_for
 from mining.params import RunParameters
 from mining.pipeline import new_run_id
@@ -62,6 +65,14 @@ def _run(params: RunParameters, run_id: str) -> dict[str, Any]:
         aggregate(params)
         seconds["aggregate"] = time.perf_counter() - start
 
+        start = _stage(run_id, "themes")
+        themes(params, run_id)
+        seconds["themes"] = time.perf_counter() - start
+
+        start = _stage(run_id, "explain")
+        explained = explain(params, run_id)
+        seconds["explain"] = time.perf_counter() - start
+
         start = _stage(run_id, "alerts")
         alerted = alerts(params, run_id)
         seconds["alerts"] = time.perf_counter() - start
@@ -95,6 +106,6 @@ def _run(params: RunParameters, run_id: str) -> dict[str, Any]:
     seconds["publish"] = time.perf_counter() - start
     log.info("run %s: %s, read copy published to %s", run_id, status, params.read_copy_path)
     return {"run_id": run_id, "status": status, "model_version": model_version,
-            "counts": counts, "errors": errors, "failed_sources": failed,
+            "counts": counts, "explained": explained, "errors": errors, "failed_sources": failed,
             "stage_seconds": seconds, "db_path": str(params.db_path),
             "read_copy_path": str(params.read_copy_path)}

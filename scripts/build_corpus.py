@@ -25,11 +25,13 @@ from pathlib import Path
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
-from mining.classify.data import FAILURE_TYPES, RESPONSES, corpus_split
 from mining.classify.data import LABEL_CODES as CODES
 from mining.classify.data import SENTIMENT_CODES as SENTIMENT
+from mining.classify.data import LabelIds, corpus_split
 from mining.redact import redact
 
+IDS = LabelIds.load()  # the taxonomy's ids (run from the repository root)
+FAILURE_TYPES, RESPONSES = IDS.failure_types, IDS.responses
 FAILURE_CODES = {c for c, v in CODES.items() if v in FAILURE_TYPES}
 RESPONSE_CODES = {c for c, v in CODES.items() if v in RESPONSES}
 ANNOTATOR = "claude (AI assistant acting as annotator, helper session {batch})"

@@ -45,7 +45,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for name, examples in parts.items():
         path = args.out / f"{name}.csv"
-        data.to_eval_frame(examples).to_csv(path, index=False)
+        data.to_eval_frame(examples, cfg.label_ids()).to_csv(path, index=False)
         print(f"{path}: {len(examples)} rows")
 
 

@@ -337,6 +337,9 @@ def _register_model_commands() -> None:
     from mining.classify.commands import register
 
     register(app)
+    importlib.import_module("mining.labels_commands").register(app)
+    importlib.import_module("mining.types_commands").register(app)
+    importlib.import_module("mining.themes_commands").register(app)
 
 
 _register_model_commands()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from mining.classify.model import FeedbackClassifier, Prediction
@@ -44,6 +45,11 @@ def cached_classifier(model_dir: str, threads: int) -> FeedbackClassifier:
 def predict_shard(model_dir: str, threads: int, batch_size: int,
                   texts: list[str]) -> list[Prediction]:
     return cached_classifier(model_dir, threads).predict(texts, batch_size=batch_size)
+
+
+def encode_shard(model_dir: str, threads: int, batch_size: int, texts: list[str]) -> np.ndarray:
+    """Pooled features of a shard: the encoder's work; the heads run in the writer."""
+    return cached_classifier(model_dir, threads).pooled(texts, batch_size=batch_size)
 
 
 def shards(texts: list[str], size: int) -> list[list[str]]:

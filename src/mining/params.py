@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from mining.settings import Settings
+from mining.settings import Settings, features_beside
 
 
 class RunParameters(BaseModel):
@@ -22,6 +22,8 @@ class RunParameters(BaseModel):
     alerts_config: Path = Path("config/alerts.yaml")
     models_dir: Path
     model_path: Path | None = None
+    feature_cache_dir: Path | None = None  # default: beside db_path
+    custom_heads_dir: Path = Path("models/custom")
     classify_batch_size: int = 32
     classify_chunk_size: int = 512
     ingest_batch_rows: int = 5000
@@ -30,6 +32,10 @@ class RunParameters(BaseModel):
     classify_shard_size: int = 256
     dask_address: str | None = None
     dask_workers: int | None = None
+
+    @property
+    def features_dir(self) -> Path:
+        return features_beside(self.db_path, self.feature_cache_dir)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: object) -> RunParameters:

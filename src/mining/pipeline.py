@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
+import numpy as np
 import pyarrow as pa
 
+from mining.classify.features import text_key
+from mining.classify.taxonomy_model import TaxonomyClassifier, relabel_scores
 from mining.progress import progress_bar
 from mining.records import RecordContext, map_batch
 from mining.settings import DEMO_PSEUDONYM_KEY, Settings
@@ -157,27 +161,39 @@ PREDICTION_SCHEMA = pa.schema([
     ("failure_types", pa.list_(pa.string())), ("failure_scores", pa.string()),
     ("responses", pa.list_(pa.string())), ("response_scores", pa.string()),
     ("run_id", pa.string()), ("predicted_at", pa.timestamp("us")),
+    ("custom_version", pa.string()),
 ])
 
 
 PredictMany = Callable[[list[str]], Sequence[PredictionLike]]
+EncodeMany = Callable[[list[str]], np.ndarray]
 
 
 def classify_pending(store: Store, classifier: Classifier, run_id: str, *, chunk_size: int = 512,
-                     batch_size: int = 32, predict_many: PredictMany | None = None
-                     ) -> ClassifyCounts:
+                     batch_size: int = 32, predict_many: PredictMany | None = None,
+                     encode_many: EncodeMany | None = None) -> ClassifyCounts:
     """Classify items that lack a prediction of their current text for this model version.
 
     An item whose text was edited (its content hash changed) is pending again, and its new
     prediction replaces the stale one. A text whose hash already has a prediction for this
-    version is copied, never re-run, and
-    identical texts within a chunk go through the model once. `predict_many` may fan the texts
-    of a chunk out (to threads or a Dask cluster); this function stays the single writer.
+    version (and these custom heads) is copied, never re-run, and identical texts within a
+    chunk go through the model once. `predict_many` may fan the texts of a chunk out (to
+    threads or a Dask cluster); this function stays the single writer.
+
+    A `TaxonomyClassifier` is fed pooled features instead: texts in its feature cache are not
+    encoded again, `encode_many` (which may fan out) encodes the others, and their vectors are
+    added to the cache here, by the single writer.
     """
     version = classifier.version
+    by_features = isinstance(classifier, TaxonomyClassifier)
+    custom = classifier.custom_version if isinstance(classifier, TaxonomyClassifier) else ""
     if predict_many is None:
         def predict_many(texts: list[str]) -> Sequence[PredictionLike]:
+            if isinstance(classifier, TaxonomyClassifier):
+                return classifier.predict_features(classifier.features(texts, encode_many))
             return classifier.predict(texts, batch_size=batch_size)
+    elif by_features:
+        raise ValueError("a TaxonomyClassifier takes encode_many, not predict_many")
     pending = store.query("pending_classification", [version]).to_pylist()
     counts = ClassifyCounts(pending=len(pending))
     if not pending:
@@ -187,8 +203,8 @@ def classify_pending(store: Store, classifier: Classifier, run_id: str, *, chunk
         for start in range(0, len(pending), chunk_size):
             chunk = pending[start:start + chunk_size]
             hashes = sorted({item["content_hash"] for item in chunk})
-            known = {row["content_hash"]: row
-                     for row in store.query("known_predictions", [version, hashes]).to_pylist()}
+            known = {row["content_hash"]: row for row in
+                     store.query("known_predictions", [version, hashes, custom]).to_pylist()}
             new_texts: dict[str, str] = {}
             for item in chunk:
                 if item["content_hash"] not in known:
@@ -212,7 +228,7 @@ def classify_pending(store: Store, classifier: Classifier, run_id: str, *, chunk
                     "item_kind": item["item_kind"], "content_hash": item["content_hash"],
                     **{k: found[k] for k in ("sentiment", "sentiment_score", "failure_types",
                                               "failure_scores", "responses", "response_scores")},
-                    "run_id": run_id, "predicted_at": now,
+                    "run_id": run_id, "predicted_at": now, "custom_version": custom,
                 })
             with store.transaction():
                 store.insert_arrow("predictions",
@@ -226,14 +242,93 @@ def classify_pending(store: Store, classifier: Classifier, run_id: str, *, chunk
     return counts
 
 
+@dataclass
+class RelabelCounts:
+    items: int = 0
+    encoded: int = 0  # texts that were not in the feature cache
+    seconds: float = 0.0
+
+
+def relabel_custom_types(store: Store, classifier: TaxonomyClassifier, *,
+                         chunk_size: int = 50_000,
+                         encode_many: EncodeMany | None = None) -> RelabelCounts:
+    """Give the stored predictions of the current model version the current custom types.
+
+    Only rows whose `custom_version` differs are read; their scores come from cached pooled
+    features (texts missing from the cache are encoded, and logged), built-in types are kept
+    as stored, and the rows are written back through Arrow.
+    """
+    started = time.perf_counter()
+    custom = classifier.custom_version
+    pending = store.query("custom_relabel_pending", [classifier.version, custom])
+    counts = RelabelCounts(items=pending.num_rows)
+    if not pending.num_rows:
+        return counts
+    builtin = set(classifier.builtin_ids)
+    thresholds = {name: head.threshold for name, head in classifier.heads.items()}
+    for start in range(0, pending.num_rows, chunk_size):
+        chunk = pending.slice(start, chunk_size)
+        texts = chunk.column("text").to_pylist()
+        scores: dict[str, np.ndarray] = {}
+        if classifier.heads:
+            cached = classifier.cache.vectors if classifier.cache is not None else {}
+            missing = len({text_key(t) for t in texts} - cached.keys())
+            if missing:
+                log.info("relabel: %d stored texts are not in the feature cache; encoding them",
+                         missing)
+            counts.encoded += missing
+            scores = classifier.custom_scores(classifier.features(texts, encode_many))
+        types_out, scores_out = [], []
+        for row, (stored_types, stored_json) in enumerate(zip(
+                chunk.column("failure_types").to_pylist(),
+                chunk.column("failure_scores").to_pylist(), strict=True)):
+            new_types, new_scores = relabel_scores(
+                stored_types, json.loads(stored_json), builtin, classifier.taxonomy,
+                {name: float(column[row]) for name, column in scores.items()}, thresholds)
+            types_out.append(new_types)
+            scores_out.append(_score_json(new_scores))
+        table = chunk.drop_columns(["text", "failure_types", "failure_scores"])
+        table = table.append_column("failure_types", pa.array(types_out, pa.list_(pa.string())))
+        table = table.append_column("failure_scores", pa.array(scores_out, pa.string()))
+        table = table.append_column("custom_version", pa.array([custom] * chunk.num_rows,
+                                                               pa.string()))
+        with store.transaction():
+            store.insert_arrow("predictions", table, on_conflict="replace")
+    counts.seconds = time.perf_counter() - started
+    log.info("relabel: %d stored predictions given custom types %s in %.1f s (%d texts "
+             "encoded)", counts.items, ", ".join(classifier.heads) or "(none)", counts.seconds,
+             counts.encoded)
+    return counts
+
+
+def rename_stored_types(store: Store, taxonomy: Taxonomy) -> int:
+    """Rewrite stored predictions that still name old ids (aliases) under the current ids, so
+    a renamed or merged type keeps its history and trends; returns the rows rewritten."""
+    aliases = list(taxonomy.aliases)
+    if not aliases:
+        return 0
+    stored = store.query("predictions_with_failure_ids", [aliases])
+    rows = stored.to_pylist()
+    for row in rows:
+        types, scores = taxonomy.current_labels(row["failure_types"],
+                                                json.loads(row["failure_scores"]))
+        row["failure_types"], row["failure_scores"] = types, _score_json(scores)
+    if rows:
+        store.insert_arrow("predictions", pa.Table.from_pylist(rows, schema=stored.schema),
+                           on_conflict="replace")
+        log.info("renamed old failure-type ids in %d stored predictions", len(rows))
+    return len(rows)
+
+
 def refresh_aggregates(store: Store, taxonomy: Taxonomy) -> int:
     """Reload root causes from the taxonomy and rebuild daily_trends; returns its row count."""
     mapping = pa.table({
         "failure_type": taxonomy.failure_type_ids,
         "root_cause": [taxonomy.root_cause_of(t) for t in taxonomy.failure_type_ids],
-        "description": [ft.description for ft in taxonomy.failure_types.values()],
+        "description": [taxonomy.failure_types[t].description for t in taxonomy.failure_type_ids],
     })
     with store.transaction():
+        rename_stored_types(store, taxonomy)
         store.execute("DELETE FROM failure_type_root_causes")
         store.insert_arrow("failure_type_root_causes", mapping)
         store.run_script("rebuild_daily_trends")

@@ -18,10 +18,13 @@ from plotly.io import to_html
 from plotly.offline import get_plotlyjs
 
 from mining.analysis.metrics import iceberg_label
+from mining.analysis.themes import report_table as themes_report_table
+from mining.classify.explain import highlight_html, spans_from_json
 from mining.store.db import read_named_queries
 
 QUERIES = ("report_overview", "report_trends", "report_root_causes", "report_iceberg",
-           "report_silent_items", "report_drivers", "report_sla", "report_at_risk")
+           "report_silent_items", "report_drivers", "report_sla", "report_at_risk",
+           "report_themes")
 
 
 @dataclass(frozen=True)
@@ -109,18 +112,37 @@ def at_risk_figure(at_risk: pd.DataFrame) -> go.Figure | None:
     return _layout(fig, "expected lost customers")
 
 
+@dataclass(frozen=True)
+class Html:
+    """A table cell that is HTML already (escaped text with <mark>): not escaped again."""
+
+    markup: str
+
+
 def _cell(value: object) -> object:
+    if isinstance(value, Html):
+        return value.markup
     if isinstance(value, list | tuple | np.ndarray):
-        return ", ".join(map(str, value))
-    return value
+        value = ", ".join(map(str, value))
+    return html.escape(value) if isinstance(value, str) else value
 
 
 def _table_html(frame: pd.DataFrame, max_rows: int = 40) -> str:
     shown = frame.head(max_rows).map(_cell)
+    shown.columns = [html.escape(str(c)) for c in shown.columns]
     note = (f"<p class='note'>First {max_rows} of {len(frame)} rows.</p>"
             if len(frame) > max_rows else "")
-    return shown.to_html(index=False, escape=True, na_rep="—", classes="numbers",
+    return shown.to_html(index=False, escape=False, na_rep="—", classes="numbers",
                          float_format=lambda v: f"{v:,.3f}") + note
+
+
+def silent_items_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The silent items with the words behind each one's top failure type marked."""
+    marked = [Html(highlight_html(str(text), spans_from_json(spans), f"drove {why}"))
+              if isinstance(spans, str) else text
+              for text, spans, why in zip(frame["text"], frame["why_spans"], frame["why_type"],
+                                          strict=True)]
+    return frame.drop(columns=["item_id", "why_type", "why_spans"]).assign(text=marked)
 
 
 def build_sections(frames: dict[str, pd.DataFrame]) -> list[Section]:
@@ -145,7 +167,9 @@ def build_sections(frames: dict[str, pd.DataFrame]) -> list[Section]:
                 iceberg_figure(iceberg), iceberg),
         Section("silent", "Top silent items",
                 "Negative feedback that never reached the business, most clearly silent first "
-                "(texts are redacted before storage).", None, frames["report_silent_items"]),
+                "(texts are redacted before storage). Marked words drove the item's top failure "
+                "type: deleting them lowers the model's score for it the most.", None,
+                silent_items_table(frames["report_silent_items"])),
         Section("drivers", "Drivers of negativity",
                 "How far the negative share would fall if each type's items were absent. It "
                 "measures association in the text, not cause: types that co-occur share credit.",
@@ -156,6 +180,13 @@ def build_sections(frames: dict[str, pd.DataFrame]) -> list[Section]:
                 empty_note="No open complaint is past its target."),
         Section("at-risk", "Customers at risk", at_risk_explain,
                 at_risk_figure(frames["report_at_risk"]), frames["report_at_risk"]),
+        Section("themes", "Problems no type names yet",
+                "Clusters of the last window's negative feedback that no failure type covers "
+                "(none, or only 'other'), found by the newest run: keywords by class-based "
+                "TF-IDF, the examples nearest each cluster's centre, and growth against the "
+                "window before. `mining types add ID --from-theme THEME` turns one into a type.",
+                None, themes_report_table(frames["report_themes"]),
+                empty_note="No cluster of uncovered negative feedback is large enough."),
     ]
 
 

@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEMO_PSEUDONYM_KEY = "service-failure-radar-demo-key-not-secret"
 
 
+def features_beside(db_path: Path, feature_cache_dir: Path | None) -> Path:
+    return feature_cache_dir or db_path.parent / "features"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MINING_", extra="ignore")
 
@@ -21,6 +25,10 @@ class Settings(BaseSettings):
     )
     sources_config: Path = Path("config/sources.yaml")
     taxonomy_path: Path = Path("config/taxonomy.yaml")
+    corrections_path: Path = Field(
+        Path("data/labels/corrections.csv"),
+        description="Analysts' corrections (`mining label import`); versions in *_history.csv.",
+    )
     analysis_config: Path = Field(
         Path("config/analysis.yaml"),
         description="Linking window, silent score, repurchase rates, SLA.",
@@ -32,6 +40,15 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(None, description="A model dir; default: newest good one.")
     shared_data: Path = Path("../shared/data")
     cache_dir: Path = Path(".cache")
+    feature_cache_dir: Path | None = Field(
+        None,
+        description="Pooled features of every classified text, per encoder digest; default: "
+        "a `features` folder beside db_path (each store keeps its own).",
+    )
+    custom_heads_dir: Path = Field(
+        Path("models/custom"),
+        description="Heads of custom failure types, per encoder digest.",
+    )
     classify_batch_size: int = Field(32, ge=1)
     classify_chunk_size: int = Field(512, ge=1, description="Items committed per transaction.")
     ingest_batch_rows: int = Field(5000, ge=1)
@@ -46,3 +63,7 @@ class Settings(BaseSettings):
         "public, for the demo only. Keep the key: a new one gives every customer a new "
         "pseudonym, so old and new rows no longer link.",
     )
+
+    @property
+    def features_dir(self) -> Path:
+        return features_beside(self.db_path, self.feature_cache_dir)

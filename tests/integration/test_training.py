@@ -15,7 +15,8 @@ from mining.classify.train import TrainConfig, build_model, fit, seed_everything
 
 @pytest.fixture(scope="module")
 def examples(shared_data: Path) -> list[data.Example]:
-    tweets = data.airline_examples(shared_data / "airline_tweets" / "tweets.csv")
+    tweets = data.airline_examples(shared_data / "airline_tweets" / "tweets.csv",
+                                   data.LabelIds.load())
     return data.with_weak_responses([e for e in tweets if e.sentiment][:48])
 
 

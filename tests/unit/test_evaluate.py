@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from mining.classify.data import LabelIds
 from mining.classify.evaluate import EvaluationDataError, evaluate_file, load_eval_frame
+
+REPO = Path(__file__).resolve().parents[2]
+IDS = LabelIds.load(REPO / "config" / "taxonomy.yaml")
 
 
 @dataclass
@@ -48,7 +52,7 @@ ANSWERS = {
 def test_known_metrics(tmp_path: Path) -> None:
     path = tmp_path / "eval.csv"
     path.write_text(CSV, encoding="utf-8")
-    result = evaluate_file(LookupPredictor(ANSWERS), path, tmp_path / "out.json")
+    result = evaluate_file(LookupPredictor(ANSWERS), path, IDS, tmp_path / "out.json")
     assert (tmp_path / "out.json").is_file()
     s = result["sentiment"]
     # 4 rows with sentiment: a right, b wrong (neutral for negative), c right, d right.
@@ -86,10 +90,10 @@ def test_malformed_files_get_clear_errors(tmp_path: Path, content: str, message:
     path = tmp_path / "bad.csv"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(EvaluationDataError) as error:
-        load_eval_frame(path)
+        load_eval_frame(path, IDS)
     assert message in str(error.value)
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EvaluationDataError, match="file not found"):
-        load_eval_frame(tmp_path / "nope.csv")
+        load_eval_frame(tmp_path / "nope.csv", IDS)

@@ -121,6 +121,39 @@ def test_daily_trends_count_negative_items_per_type(tmp_path: Path, repo_root: P
                     ("Leeds", "waiting", "process_system", 2, 3, 2 / 3)]
 
 
+
+def test_a_renamed_type_keeps_its_history_and_trends(tmp_path: Path, repo_root: Path) -> None:
+    """`waiting` renamed to `delays` with `aliases: [waiting]`: stored predictions and the daily
+    trends carry the new id, with the same counts, and nothing was classified again."""
+    import yaml
+
+    write_csv(tmp_path / "in", "a.csv", [
+        ("1", "waited an hour", "2026-01-01", "Leeds"),
+        ("2", "wait again", "2026-01-01", "Leeds"),
+        ("3", "great", "2026-01-01", "Leeds"),
+    ])
+    store = Store.in_memory()
+    ingest(store, tmp_path / "in")
+    classify_pending(store, KeywordClassifier(), "run-1")
+    taxonomy = Taxonomy.load(repo_root / "config" / "taxonomy.yaml")
+    refresh_aggregates(store, taxonomy)
+    query = ("SELECT failure_type, root_cause, negative_items FROM daily_negative "
+             "WHERE failure_type <> 'none' ORDER BY failure_type")
+    before = store.execute(query).fetchall()
+    raw = yaml.safe_load((repo_root / "config" / "taxonomy.yaml").read_text(encoding="utf-8"))
+    raw["failure_types"]["delays"] = {**raw["failure_types"].pop("waiting"),
+                                      "aliases": ["waiting"]}
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    refresh_aggregates(store, Taxonomy.load(path))
+    after = store.execute(query).fetchall()
+    assert before == [("waiting", "process_system", 2)]
+    assert after == [("delays", "process_system", 2)]
+    stored = store.execute("SELECT failure_types, failure_scores FROM predictions "
+                           "WHERE item_id IN (SELECT item_id FROM feedback)").fetchall()
+    assert not any("waiting" in types or '"waiting"' in scores for types, scores in stored)
+    assert store.count("predictions") == 3
+
 # -- faults never block (issue 14) ---------------------------------------------------------
 def test_a_poison_file_is_quarantined_and_the_next_ingest_does_not_fail(tmp_path: Path) -> None:
     folder = tmp_path / "in"

@@ -46,8 +46,10 @@ def test_int8_export_matches_fp32_and_ignores_the_batch(tmp_path: Path) -> None:
 
     fp32 = run(tmp_path / "fp32.onnx", ids, mask)
     int8 = run(tmp_path / "int8.onnx", ids, mask)
+    # 7-bit weights (export.WEIGHT_MAX): within 3e-3 of fp32 on every CPU. With 8-bit weights an
+    # AVX2-only CPU saturated int16 sums and missed by 1.3e-2 (VNNI CPUs stayed within 2e-3).
     for a, b in zip(fp32, int8, strict=True):
-        assert np.abs(a - b).max() < 2e-3
+        assert np.abs(a - b).max() < 3e-3
         assert not np.array_equal(a, b), "the int8 graph really runs different arithmetic"
 
     for row, n in enumerate(lengths):  # alone and unpadded, each text scores as in the batch

@@ -204,3 +204,30 @@ def test_quarantine_keeps_a_redacted_head_of_a_huge_value() -> None:
     raw = batch.quarantine.column("raw")[0].as_py()
     assert batch.quarantine.column("reason")[0].as_py() == "oversize_text"
     assert len(raw) < 11_000 and "555-123-4567" not in raw and "characters, cut]" in raw
+
+
+@pytest.mark.parametrize("value", [
+    "2026-06-01 10:05", "2026-6-1 3:05", "2026-06-01  10:05", "2026-06-01 10:05:07",
+    "2026-06-01T10:05", "2026-06-01", "2026-06-01 10:05+02:00", "2026-06-01T10:05:00Z",
+    "20260601", "2026-06-01 24:00", "2026-13-01 10:05", "01/06/2026 10:05", "not a date",
+    "0001-01-01T00:00+01:00",
+])
+@pytest.mark.parametrize("formats", [["%Y-%m-%d %H:%M"], ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], [],
+                                     ["%d/%m/%Y %H:%M"], ["%Y-%d-%m %H:%M"]])
+def test_timestamps_read_as_strptime_then_iso_would(value: str, formats: list[str]) -> None:
+    """ISO-ordered formats take a fromisoformat fast path; the result is what trying each
+    strptime format in order, then ISO 8601, gives."""
+    from mining.records import _naive_utc, parse_timestamp
+
+    def reference() -> datetime | None:
+        for fmt in formats:
+            try:
+                return datetime.strptime(value, fmt)
+            except ValueError:
+                continue
+        try:
+            return _naive_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except (ValueError, OverflowError):
+            return None
+
+    assert parse_timestamp(value, formats) == reference()

@@ -104,3 +104,23 @@ def test_pseudonyms_are_keyed_and_stable() -> None:
     assert a != pseudonymise("john@example.com", "k1")
     assert pseudonymise("C42", "k1") != pseudonymise("c42", "k1")  # plain ids keep their case
     assert a.startswith("cid_") and "jane" not in a and len(a) == 36
+
+
+def test_digit_count_sees_the_digits_the_patterns_match() -> None:
+    from mining.redact import count_digits
+
+    assert count_digits("room 12, floor 3") == 3
+    assert count_digits("电话١٢٣ and ४५") == 5  # Arabic-Indic and Devanagari digits are \d
+    assert count_digits("x² ①") == 0  # superscripts and circled digits never reach a pattern
+    assert count_digits("") == 0
+
+
+@pytest.mark.parametrize(("text", "token"), [
+    ("a@b.io", "[EMAIL]"),  # the shortest address: the '@' check lets it through
+    ("card 4222222222222 declined", "[CARD]"),  # 13 digits, the fewest a card has
+    ("身份证110101199003074514丢了", "[ID]"),  # 17 digits and a check digit
+    ("QA58DOHB00001234567890ABCDEFG ok", "[IBAN]"),
+    ("call 555-1234 or 555-9876 tonight", "[PHONE]"),  # 7 digits each, announced
+])
+def test_detectors_still_run_at_their_fewest_digits(text: str, token: str) -> None:
+    assert token in redact(text)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import smtplib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Protocol
 
@@ -42,6 +42,8 @@ class AlertMessage:
     examples: list[str]
     report: str
     manager: str
+    # Per example: 'why: «words» → failure type' (the words behind its label), or ''.
+    example_why: list[str] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -57,8 +59,13 @@ class AlertMessage:
                 f"{self.baseline_share:.1%} of {self.total} items; p = {self.p_value:.2g}. "
                 f"Silent (no complaint filed): {silent}.")
 
+    def examples_with_why(self) -> list[str]:
+        """Each example, followed on its own line by its why line when it has one."""
+        why = [*self.example_why, *[""] * len(self.examples)]
+        return [f"{t}\n    {w}" if w else t for t, w in zip(self.examples, why, strict=False)]
+
     def as_text(self) -> str:
-        examples = "\n".join(f"  - {t}" for t in self.examples) or "  (none)"
+        examples = "\n".join(f"  - {t}" for t in self.examples_with_why()) or "  (none)"
         return (f"{self.title}\n\n{self.summary()}\n\nExamples:\n{examples}\n\n"
                 f"Report: {self.report}\nAlert id: {self.alert_id}\n"
                 f"Acknowledge: mining alerts ack {self.alert_id}\n")
@@ -93,7 +100,7 @@ class WebhookNotifier:
                 {"type": "header", "text": {"type": "plain_text", "text": message.title}},
                 {"type": "section", "text": {"type": "mrkdwn", "text": message.summary()}},
                 {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(
-                    f"> {t}" for t in message.examples) or "(no examples)"}},
+                    f"> {t}" for t in message.examples_with_why()) or "(no examples)"}},
                 {"type": "context", "elements": [{"type": "mrkdwn", "text":
                     f"Report: {message.report} · alert {message.alert_id}"}]},
             ]}
@@ -105,7 +112,7 @@ class WebhookNotifier:
                      "text": message.title},
                     {"type": "TextBlock", "wrap": True, "text": message.summary()},
                     *[{"type": "TextBlock", "wrap": True, "isSubtle": True, "text": t}
-                      for t in message.examples],
+                      for t in message.examples_with_why()],
                     {"type": "TextBlock", "text": f"Report: {message.report}"},
                 ]}}]}
         return {"idempotency_key": key, "alert": message.as_json()}

@@ -10,6 +10,7 @@ backoff on later runs and never blocks the others.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,21 +54,26 @@ def _items(store: Store) -> pd.DataFrame:
     return items
 
 
+# Why lines for example items (by item id), explained when the alert chooses them.
+ExplainExamples = Callable[[Store, list[str]], dict[str, str]]
+
+
 def evidence(items: pd.DataFrame, site: str, failure_type: str, start: pd.Timestamp,
-             end: pd.Timestamp) -> tuple[float | None, list[str]]:
-    """Silent share of the bucket's negative items and up to three redacted examples."""
+             end: pd.Timestamp) -> tuple[float | None, list[str], list[str]]:
+    """Silent share of the bucket's negative items, up to three redacted examples and their
+    item ids."""
     mask = ((items["site"] == site) & (items["sentiment"] == "negative")
             & (items["created_at"] >= start) & (items["created_at"] < end))
     if failure_type != ANY_TYPE:
         mask &= items["failure_types"].map(lambda t: failure_type in t)
     chosen = items[mask]
     if chosen.empty:
-        return None, []
+        return None, [], []
     share = float(chosen["silent"].fillna(False).astype(bool).mean())
     top = chosen.sort_values(["silent_score", "sentiment_score", "item_id"],
                              ascending=[False, False, True]).head(EXAMPLES)
     examples = [redact(str(t))[:EXAMPLE_CHARS] for t in top["text"]]
-    return share, examples
+    return share, examples, [str(i) for i in top["item_id"]]
 
 
 def new_alert_rows(items: pd.DataFrame, config: AlertsConfig, taxonomy: Taxonomy,
@@ -85,8 +91,8 @@ def new_alert_rows(items: pd.DataFrame, config: AlertsConfig, taxonomy: Taxonomy
                 start = pd.Timestamp(alert["bucket"])
                 if start < cutoff:
                     continue
-                share, examples = evidence(items, episode.site, episode.failure_type, start,
-                                           start + step)
+                share, examples, example_items = evidence(
+                    items, episode.site, episode.failure_type, start, start + step)
                 root = ("(any)" if episode.failure_type == ANY_TYPE else
                         taxonomy.root_cause_of(episode.failure_type)
                         if episode.failure_type in taxonomy.failure_types else "unknown")
@@ -98,6 +104,7 @@ def new_alert_rows(items: pd.DataFrame, config: AlertsConfig, taxonomy: Taxonomy
                     "negative": alert["negative"], "total": alert["total"],
                     "expected": alert["expected"], "baseline_share": alert["baseline_share"],
                     "p_value": alert["p_value"], "silent_share": share, "examples": examples,
+                    "example_items": example_items,
                     "report": config.report_path,
                     "manager": config.routes.get(episode.site, config.default_manager),
                     "run_id": run_id, "created_at": now,
@@ -163,7 +170,8 @@ def message_from(row: dict[str, Any], purpose: str, config: AlertsConfig) -> Ale
         baseline_share=float(row["baseline_share"]), p_value=float(row["p_value"]),
         silent_share=None if row["silent_share"] is None else float(row["silent_share"]),
         examples=[str(t) for t in row["examples"]], report=str(row["report"]),
-        manager=str(config.escalation_manager if escalation else row["manager"]))
+        manager=str(config.escalation_manager if escalation else row["manager"]),
+        example_why=[str(w) for w in row.get("example_why") or []])
 
 
 def deliver_due(store: Store, notifiers: dict[str, Notifier], config: AlertsConfig,
@@ -193,12 +201,27 @@ def deliver_due(store: Store, notifiers: dict[str, Notifier], config: AlertsConf
     return sent, failed
 
 
+def with_why_lines(store: Store, alerts: pd.DataFrame,
+                   explain: ExplainExamples) -> pd.DataFrame:
+    """The new alerts' example items explained (only theirs), a why line per example."""
+    known = {r[0] for r in store.fetch_rows("alerts_known", [list(alerts["alert_id"])])}
+    new = alerts[~alerts["alert_id"].isin(known)]
+    ids = list(dict.fromkeys(i for items in new["example_items"] for i in items))
+    why = explain(store, ids) if ids else {}
+    return alerts.assign(example_why=[[why.get(i, "") for i in items]
+                                      for items in alerts["example_items"]])
+
+
 def run_alerts(store: Store, config: AlertsConfig, taxonomy: Taxonomy,
                notifiers: dict[str, Notifier], run_id: str,
-               now: datetime | None = None) -> AlertCounts:
+               now: datetime | None = None, explain: ExplainExamples | None = None
+               ) -> AlertCounts:
+    """`explain`, when given, adds to each new alert's examples the words behind their type."""
     now = now or utcnow()
     alerts, episodes, tested, spikes = new_alert_rows(_items(store), config, taxonomy, run_id,
                                                       now)
+    if explain is not None and not alerts.empty:
+        alerts = with_why_lines(store, alerts, explain)
     added = record_alerts(store, alerts, episodes, config, now)
     escalated = escalate(store, config, now)
     sent, failed = deliver_due(store, notifiers, config, now)

@@ -54,6 +54,18 @@ class SlaConfig(_Strict):
     complex_if_failure_types_at_least: int = Field(2, ge=1)
 
 
+class ThemesConfig(_Strict):
+    """Emerging problems: clusters of recent negative items that no failure type covers."""
+
+    window_days: float = Field(7, gt=0)
+    min_size: int = Field(10, ge=2)
+    distance_threshold: float = Field(0.3, gt=0, lt=2)
+    match_threshold: float = Field(0.8, gt=0, le=1)
+    keywords: int = Field(8, ge=1)
+    examples: int = Field(3, ge=1)
+    max_items: int = Field(5000, ge=2)
+
+
 class AnalysisConfig(_Strict):
     linking: LinkingConfig = LinkingConfig()
     silent_score: SilentScoreConfig = SilentScoreConfig()
@@ -62,6 +74,7 @@ class AnalysisConfig(_Strict):
     quick_resolution_hours: float = Field(24, gt=0)
     sla: SlaConfig = SlaConfig()
     complaint_categories: dict[str, str] = {}
+    themes: ThemesConfig = ThemesConfig()
 
     @classmethod
     def load(cls, path: Path) -> AnalysisConfig:

@@ -10,7 +10,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from mining.classify.data import FAILURE_TYPES, RESPONSES, Example
+from mining.classify.data import Example, LabelIds
 
 
 @dataclass
@@ -23,7 +23,8 @@ class BaselinePrediction:
 class TfidfBaseline:
     """Word and character n-grams (characters carry Chinese), one LR per head / label."""
 
-    def __init__(self, seed: int = 13) -> None:
+    def __init__(self, seed: int, ids: LabelIds) -> None:
+        self.ids = ids
         self.features = FeatureUnion([
             ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
                                       max_features=100_000)),
@@ -49,11 +50,11 @@ class TfidfBaseline:
         rows = [i for i, e in enumerate(examples) if e.sentiment]
         self.sentiment = LogisticRegression(max_iter=2000, C=4.0, random_state=self.seed)
         self.sentiment.fit(x[rows], [examples[i].sentiment for i in rows])
-        for label in FAILURE_TYPES:
+        for label in self.ids.failure_types:
             known = [i for i, e in enumerate(examples) if label in e.failures]
             self.failure[label] = self._fit_binary(
                 x, known, [examples[i].failures[label] for i in known])
-        for label in RESPONSES:
+        for label in self.ids.responses:
             known = [i for i, e in enumerate(examples) if label in e.responses]
             self.response[label] = self._fit_binary(
                 x, known, [examples[i].responses[label] for i in known])
@@ -72,6 +73,6 @@ class TfidfBaseline:
         responses = positive(self.response)
         return [BaselinePrediction(
             str(sentiments[i]),
-            [label for label in FAILURE_TYPES if failures[label][i]],
-            [label for label in RESPONSES if responses[label][i]],
+            [label for label in self.ids.failure_types if failures[label][i]],
+            [label for label in self.ids.responses if responses[label][i]],
         ) for i in range(len(texts))]

@@ -13,6 +13,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from mining.classify.model import FeedbackClassifier
+    from mining.classify.taxonomy_model import TaxonomyClassifier
 
 console = Console()
 
@@ -24,6 +25,23 @@ def _classifier(model: Path | None) -> FeedbackClassifier:
     settings = Settings()
     return load_classifier(model or settings.model_path, settings.models_dir,
                            settings.torch_threads)
+
+
+def _taxonomy_classifier(model: Path | None) -> TaxonomyClassifier:
+    """The model in the taxonomy's terms: current ids and the enabled custom types."""
+    from mining.classify.model import default_model_path
+    from mining.classify.taxonomy_model import TaxonomyClassifier
+    from mining.settings import Settings
+    from mining.taxonomy import TaxonomyMismatch
+
+    settings = Settings()
+    model_dir = model or settings.model_path or default_model_path(settings.models_dir)
+    try:
+        return TaxonomyClassifier.load(model_dir, settings.taxonomy_path,
+                                       settings.custom_heads_dir, threads=settings.torch_threads)
+    except (TaxonomyMismatch, ValueError, FileNotFoundError) as exc:
+        typer.echo(f"cannot predict: {' '.join(str(exc).split())}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def train(
@@ -57,11 +75,15 @@ def evaluate(
     model: Annotated[Path | None, typer.Option(help="Model dir; default: newest good.")] = None,
 ) -> None:
     """Accuracy and macro-F1 for sentiment, P/R/F1 per failure type and response."""
+    from mining.classify.data import LabelIds
     from mining.classify.evaluate import EvaluationDataError, evaluate_file
+    from mining.settings import Settings
+    from mining.taxonomy import Taxonomy
 
     classifier = _classifier(model)
     try:
-        result = evaluate_file(classifier, data, json_out)
+        ids = LabelIds.of(Taxonomy.load(Settings().taxonomy_path), with_custom=True)
+        result = evaluate_file(classifier, data, ids, json_out)
     except EvaluationDataError as exc:
         typer.echo(f"cannot evaluate: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -106,7 +128,7 @@ def predict(
             typer.echo(f"cannot predict: {input} has no `text` column", err=True)
             raise typer.Exit(2)
         rows = list(reader)
-    classifier = _classifier(model)
+    classifier = _taxonomy_classifier(model)
     texts = [redact(row["text"] or "", clean=True) for row in rows]
     predictions = []
     with progress_bar(len(texts), "predicting") as advance:

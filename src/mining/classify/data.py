@@ -10,17 +10,55 @@ from __future__ import annotations
 import hashlib
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-FAILURE_TYPES = ["staff_attitude", "staff_error", "waiting", "booking_availability",
-                 "product_quality", "cleanliness_facilities", "price_billing", "promise_mismatch",
-                 "system_failure", "customer_service", "other"]
-SENTIMENTS = ["negative", "neutral", "positive"]
-RESPONSES = ["voice", "exit", "word_of_mouth", "third_party"]
+from mining.taxonomy import Taxonomy
+
+DEFAULT_TAXONOMY = Path("config/taxonomy.yaml")
+
+
+@dataclass(frozen=True)
+class LabelIds:
+    """The ids a model learns, in order, read from the taxonomy (never written in code), and
+    the old ids (aliases) that labelled data and data-set mappings may still use."""
+
+    sentiments: list[str]
+    failure_types: list[str]
+    responses: list[str]
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    # Custom types (heads a business added on top of the model), last in `failure_types`.
+    custom: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, taxonomy: Taxonomy, with_custom: bool = False) -> LabelIds:
+        """Built-in types (what a model is trained on), and with `with_custom` the enabled
+        custom types too (what evaluation may score)."""
+        custom = list(taxonomy.custom_failure_types) if with_custom else []
+        return cls(list(taxonomy.sentiments), taxonomy.builtin_failure_type_ids + custom,
+                   taxonomy.response_ids, taxonomy.aliases, custom)
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_TAXONOMY) -> LabelIds:
+        return cls.of(Taxonomy.load(path))
+
+    def failure(self, label: str, where: str) -> str:
+        """The current id of a failure label; an id the taxonomy lacks is an error."""
+        current = self.aliases.get(label, label)
+        if current not in self.failure_types:
+            raise ValueError(f"{where}: failure type {label!r} is not a type of the "
+                             f"taxonomy ({', '.join(self.failure_types)})")
+        return current
+
+    def response(self, label: str, where: str) -> str:
+        if label not in self.responses:
+            raise ValueError(f"{where}: response {label!r} is not in the taxonomy "
+                             f"({', '.join(self.responses)})")
+        return label
+
 # The short codes annotators write in their batch files (data/labels/*/`id|s|failures|responses`).
 SENTIMENT_CODES = {"n": "negative", "u": "neutral", "p": "positive"}
 LABEL_CODES = {
@@ -40,8 +78,6 @@ AIRLINE_REASONS = {
     "Bad Flight": "product_quality",
     "Can't Tell": "other",
 }
-# Types the airline data can speak about: a negative tweet names exactly one of them.
-AIRLINE_TYPES = sorted(set(AIRLINE_REASONS.values()))
 
 RESTAURANT_ASPECTS = {
     "food": "product_quality", "menu": "product_quality", "price": "price_billing",
@@ -88,13 +124,20 @@ def split_of(uid: str, dev: int = 10, validation: int = 10) -> str:
     return "train"
 
 
-def airline_examples(path: Path) -> list[Example]:
+def airline_types(ids: LabelIds) -> list[str]:
+    """Types the airline data can speak about: a negative tweet names exactly one of them."""
+    return sorted({ids.failure(t, "airline reasons") for t in AIRLINE_REASONS.values()})
+
+
+def airline_examples(path: Path, ids: LabelIds) -> list[Example]:
     frame = pd.read_csv(path, dtype={"tweet_id": str})
+    reasons = {k: ids.failure(v, "airline reasons") for k, v in AIRLINE_REASONS.items()}
+    types = airline_types(ids)
     out = []
     for row in frame.itertuples(index=False):
-        failures = dict.fromkeys(AIRLINE_TYPES, 0)
+        failures = dict.fromkeys(types, 0)
         if row.airline_sentiment == "negative" and isinstance(row.negativereason, str):
-            failures[AIRLINE_REASONS[row.negativereason]] = 1
+            failures[reasons[row.negativereason]] = 1
         elif row.airline_sentiment == "negative":
             failures = {}
         out.append(Example(f"airline:{row.tweet_id}", "airline", str(row.text), "en",
@@ -102,7 +145,12 @@ def airline_examples(path: Path) -> list[Example]:
     return out
 
 
-def _sentence_examples(path: Path, dataset: str) -> list[Example]:
+def _sentence_examples(path: Path, dataset: str, ids: LabelIds) -> list[Example]:
+    aspects_to = {k: ids.failure(v, "restaurant aspects") for k, v in RESTAURANT_ASPECTS.items()}
+    rules = [(ids.failure(t, "restaurant people rules"), rule) for t, rule in PEOPLE_RULES]
+    people_types = [ids.failure(t, "restaurant people rules") for t in PEOPLE_TYPES]
+    unspoken = {ids.failure(t, "restaurant sets") for t in ("promise_mismatch", "system_failure",
+                                                           "other")}
     out = []
     for index, sentence in enumerate(ET.parse(path).getroot().iter("sentence")):
         text = (sentence.findtext("text") or "").strip()
@@ -117,17 +165,16 @@ def _sentence_examples(path: Path, dataset: str) -> list[Example]:
             sentiment = strong.pop()
         elif polarities == {"neutral"}:
             sentiment = "neutral"
-        failures = {t: 0 for t in FAILURE_TYPES if t not in ("promise_mismatch",
-                                                            "system_failure", "other")}
+        failures = {t: 0 for t in ids.failure_types if t not in unspoken}
         for category, polarity in aspects:
             if polarity != "negative":
                 continue
-            if category in RESTAURANT_ASPECTS:
-                failures[RESTAURANT_ASPECTS[category]] = 1
+            if category in aspects_to:
+                failures[aspects_to[category]] = 1
             elif category in PEOPLE_ASPECTS:
-                people = next((t for t, rule in PEOPLE_RULES if rule.search(text)), None)
+                people = next((t for t, rule in rules if rule.search(text)), None)
                 if people is None:
-                    for t in PEOPLE_TYPES:
+                    for t in people_types:
                         if failures.get(t) == 0:
                             del failures[t]
                 else:
@@ -139,13 +186,13 @@ def _sentence_examples(path: Path, dataset: str) -> list[Example]:
     return out
 
 
-def restaurant_examples(shared: Path) -> list[Example]:
-    return (_sentence_examples(shared / "semeval2014_restaurants" / "train.xml", "semeval")
-            + _sentence_examples(shared / "mams_acsa" / "train.xml", "mams"))
+def restaurant_examples(shared: Path, ids: LabelIds) -> list[Example]:
+    return (_sentence_examples(shared / "semeval2014_restaurants" / "train.xml", "semeval", ids)
+            + _sentence_examples(shared / "mams_acsa" / "train.xml", "mams", ids))
 
 
-def restaurant_validation(shared: Path) -> list[Example]:
-    return _sentence_examples(shared / "mams_acsa" / "val.xml", "mams_val")
+def restaurant_validation(shared: Path, ids: LabelIds) -> list[Example]:
+    return _sentence_examples(shared / "mams_acsa" / "val.xml", "mams_val", ids)
 
 
 def chinese_hotel_examples(path: Path) -> list[Example]:
@@ -173,25 +220,34 @@ def _ids(value: object) -> list[str] | None:
     return [] if value.strip() == "none" else [v.strip() for v in value.split(";") if v.strip()]
 
 
-def labelled_examples(path: Path, prefix: str) -> list[Example]:
+def labelled_examples(path: Path, prefix: str, ids: LabelIds) -> list[Example]:
     """A hand-labelled set in the gold.csv format (gold.csv, corpus.csv); its `split` column is
-    kept: the examples' dataset is `<prefix>_<split>`."""
+    kept: the examples' dataset is `<prefix>_<split>`. Old ids (aliases) read as current ones;
+    an id the taxonomy lacks is an error naming the line."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     out = []
-    for row in frame.itertuples(index=False):
+    for line, row in enumerate(frame.itertuples(index=False), start=2):
+        where = f"{path} line {line}"
         failures = _ids(row.failure_types)
         responses = _ids(row.response)
+        if failures is not None:
+            failures = [ids.failure(t, where) for t in failures]
+        if responses is not None:
+            responses = [ids.response(r, where) for r in responses]
+        sentiment = row.sentiment or None
+        if sentiment is not None and sentiment not in ids.sentiments:
+            raise ValueError(f"{where}: sentiment {sentiment!r} is not in the taxonomy")
         out.append(Example(
             f"{prefix}:{row.id}", f"{prefix}_{row.split}", row.text, row.language or "en",
-            row.sentiment or None,
-            {t: int(t in failures) for t in FAILURE_TYPES} if failures is not None else {},
-            {r: int(r in responses) for r in RESPONSES} if responses is not None else {}))
+            sentiment,
+            {t: int(t in failures) for t in ids.failure_types} if failures is not None else {},
+            {r: int(r in responses) for r in ids.responses} if responses is not None else {}))
     return out
 
 
-def gold_examples(path: Path) -> list[Example]:
+def gold_examples(path: Path, ids: LabelIds) -> list[Example]:
     """The hand-labelled gold set (data/labels/gold.csv)."""
-    return labelled_examples(path, "gold")
+    return labelled_examples(path, "gold", ids)
 
 
 def corpus_split(item_id: str) -> str:
@@ -249,13 +305,14 @@ def with_weak_responses(examples: Iterable[Example]) -> list[Example]:
     return out
 
 
-def to_eval_frame(examples: list[Example]) -> pd.DataFrame:
+def to_eval_frame(examples: list[Example], ids: LabelIds) -> pd.DataFrame:
     """The evaluation CSV layout (text, sentiment, failure_types, response, language)."""
+    complete_sets = [set(ids.failure_types), set(airline_types(ids))]
     rows = []
     for e in examples:
         failures = ";".join(k for k, v in e.failures.items() if v) or "none"
         # Partially known failure labels are not a full labelling: leave them empty.
-        complete = set(e.failures) == set(FAILURE_TYPES) or set(e.failures) == set(AIRLINE_TYPES)
+        complete = set(e.failures) in complete_sets
         responses = ";".join(k for k, v in e.responses.items() if v) or "none"
         rows.append({
             "text": e.text, "sentiment": e.sentiment or "",
@@ -264,3 +321,33 @@ def to_eval_frame(examples: list[Example]) -> pd.DataFrame:
             "dataset": e.dataset,
         })
     return pd.DataFrame(rows)
+
+
+def correction_examples(path: Path, ids: LabelIds) -> list[Example]:
+    """An analyst's corrections (`mining label import`, the gold format keyed by id) as
+    examples of the dataset `corrections`. Custom types are not the built-in heads' labels and
+    are left out; an empty column is not labelled (masked)."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    out = []
+    for row in frame.itertuples(index=False):
+        failures = _ids(row.failure_types)
+        responses = _ids(row.response)
+        current = None if failures is None else {ids.aliases.get(t, t) for t in failures}
+        out.append(Example(
+            f"correction:{row.id}", "corrections", row.text, row.language or "en",
+            row.sentiment or None,
+            {t: int(t in current) for t in ids.failure_types} if current is not None else {},
+            {r: int(r in responses) for r in ids.responses} if responses is not None else {}))
+    return out
+
+
+def with_corrections(train: list[Example], held_out: Iterable[Example],
+                     corrections: list[Example]) -> tuple[list[Example], int]:
+    """`train` with each corrected text's labels replaced by its correction, and the number of
+    corrections left out because their text is held out (dev or validation): a correction
+    only ever trains, it never leaks into what tunes or measures the model."""
+    held = {e.text.strip() for e in held_out}
+    kept = [c for c in corrections if c.text.strip() not in held]
+    corrected = {c.text.strip() for c in kept}
+    return ([e for e in train if e.text.strip() not in corrected] + kept,
+            len(corrections) - len(kept))

@@ -2,18 +2,19 @@
 
 CSV columns: `text`, `sentiment` (may be empty), `failure_types` (`;`-separated ids; empty means
 unlabelled, `none` means no failure), optional `response` (same convention) and `language`.
+The allowed ids are the taxonomy's (`LabelIds`); old ids (aliases) count as their current id.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
 
-from mining.classify.data import FAILURE_TYPES, RESPONSES, SENTIMENTS
+from mining.classify.data import LabelIds
 
 
 class EvaluationDataError(ValueError):
@@ -30,7 +31,8 @@ class Predictor(Protocol):
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> Sequence[PredictionLike]: ...
 
 
-def _parse_ids(value: object, allowed: Sequence[str], column: str, row: int) -> list[str] | None:
+def _parse_ids(value: object, allowed: Sequence[str], column: str, row: int,
+               aliases: Mapping[str, str] | None = None) -> list[str] | None:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return None
     text = str(value).strip()
@@ -39,6 +41,7 @@ def _parse_ids(value: object, allowed: Sequence[str], column: str, row: int) -> 
     if text == "none":
         return []
     ids = [part.strip() for part in text.split(";") if part.strip()]
+    ids = [(aliases or {}).get(i, i) for i in ids]
     unknown = [i for i in ids if i not in allowed]
     if unknown:
         raise EvaluationDataError(
@@ -47,7 +50,7 @@ def _parse_ids(value: object, allowed: Sequence[str], column: str, row: int) -> 
     return ids
 
 
-def load_eval_frame(path: Path) -> pd.DataFrame:
+def load_eval_frame(path: Path, ids: LabelIds) -> pd.DataFrame:
     """Read and validate an evaluation CSV; raise EvaluationDataError with a clear reason."""
     if not path.is_file():
         raise EvaluationDataError(f"{path}: file not found")
@@ -62,13 +65,13 @@ def load_eval_frame(path: Path) -> pd.DataFrame:
     for column in ("sentiment", "failure_types", "response", "language"):
         if column not in frame.columns:
             frame[column] = ""
-    bad = [i + 2 for i, s in enumerate(frame["sentiment"]) if s and s not in SENTIMENTS]
+    bad = [i + 2 for i, s in enumerate(frame["sentiment"]) if s and s not in ids.sentiments]
     if bad:
-        raise EvaluationDataError(f"{path}: sentiment must be one of {SENTIMENTS} or empty; "
-                                  f"bad at line(s) {bad[:10]}")
+        raise EvaluationDataError(f"{path}: sentiment must be one of {ids.sentiments} or "
+                                  f"empty; bad at line(s) {bad[:10]}")
     for i, row in enumerate(frame.itertuples(index=False)):
-        _parse_ids(row.failure_types, FAILURE_TYPES, "failure_types", i + 2)
-        _parse_ids(row.response, RESPONSES, "response", i + 2)
+        _parse_ids(row.failure_types, ids.failure_types, "failure_types", i + 2, ids.aliases)
+        _parse_ids(row.response, ids.responses, "response", i + 2)
     return frame
 
 
@@ -104,14 +107,15 @@ def multilabel_report(gold: list[list[str]], predicted: list[list[str]],
     }
 
 
-def sentiment_report(gold: list[str], predicted: list[str]) -> dict[str, Any]:
+def sentiment_report(gold: list[str], predicted: list[str],
+                     sentiments: Sequence[str]) -> dict[str, Any]:
     per_class = {}
-    for label in SENTIMENTS:
+    for label in sentiments:
         tp = sum(g == label and p == label for g, p in zip(gold, predicted, strict=True))
         fp = sum(g != label and p == label for g, p in zip(gold, predicted, strict=True))
         fn = sum(g == label and p != label for g, p in zip(gold, predicted, strict=True))
         per_class[label] = _prf(tp, fp, fn) | {"n": tp + fn}
-    present = [label for label in SENTIMENTS if per_class[label]["n"] > 0]
+    present = [label for label in sentiments if per_class[label]["n"] > 0]
     correct = sum(g == p for g, p in zip(gold, predicted, strict=True))
     return {
         "n": len(gold),
@@ -122,7 +126,7 @@ def sentiment_report(gold: list[str], predicted: list[str]) -> dict[str, Any]:
     }
 
 
-def evaluate_frame(predictor: Predictor, frame: pd.DataFrame,
+def evaluate_frame(predictor: Predictor, frame: pd.DataFrame, ids: LabelIds,
                    batch_size: int = 32) -> dict[str, Any]:
     """Scores for every labelled part of the frame (rows with empty labels are skipped)."""
     predictions = predictor.predict(list(frame["text"]), batch_size=batch_size)
@@ -131,27 +135,31 @@ def evaluate_frame(predictor: Predictor, frame: pd.DataFrame,
     if sentiment_rows:
         result["sentiment"] = sentiment_report(
             [frame["sentiment"].iloc[i] for i in sentiment_rows],
-            [predictions[i].sentiment for i in sentiment_rows])
-    failure_gold = [_parse_ids(v, FAILURE_TYPES, "failure_types", i + 2)
+            [predictions[i].sentiment for i in sentiment_rows], ids.sentiments)
+    failure_gold = [_parse_ids(v, ids.failure_types, "failure_types", i + 2, ids.aliases)
                     for i, v in enumerate(frame["failure_types"])]
     rows = [i for i, g in enumerate(failure_gold) if g is not None]
     if rows:
+        # A custom type is scored only where the file labels it at least once: older labelled
+        # sets never name it, and its predictions would count as false positives there.
+        named = {t for i in rows for t in failure_gold[i] or []}
+        scored = [t for t in ids.failure_types if t not in ids.custom or t in named]
         result["failure_types"] = multilabel_report(
             [failure_gold[i] or [] for i in rows],
-            [list(predictions[i].failure_types) for i in rows], FAILURE_TYPES)
-    response_gold = [_parse_ids(v, RESPONSES, "response", i + 2)
+            [[t for t in predictions[i].failure_types if t in scored] for i in rows], scored)
+    response_gold = [_parse_ids(v, ids.responses, "response", i + 2)
                      for i, v in enumerate(frame["response"])]
     rows = [i for i, g in enumerate(response_gold) if g is not None]
     if rows:
         result["response"] = multilabel_report(
             [response_gold[i] or [] for i in rows],
-            [list(predictions[i].responses) for i in rows], RESPONSES)
+            [list(predictions[i].responses) for i in rows], ids.responses)
     return result
 
 
-def evaluate_file(predictor: Predictor, data: Path, json_out: Path | None = None,
+def evaluate_file(predictor: Predictor, data: Path, ids: LabelIds, json_out: Path | None = None,
                   batch_size: int = 32) -> dict[str, Any]:
-    result = evaluate_frame(predictor, load_eval_frame(data), batch_size)
+    result = evaluate_frame(predictor, load_eval_frame(data, ids), ids, batch_size)
     result["data"] = str(data)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

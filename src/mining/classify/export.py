@@ -33,10 +33,18 @@ def heads_of(model: MultiHeadModel) -> Heads:
                         for layer in layers])
 
 
+# Weights use 7 bits (±63). On CPUs without VNNI (AVX2 only), ONNX Runtime multiplies uint8
+# activations by int8 weights with vpmaddubsw, which adds two products in int16 and saturates
+# when they pass 32767: 255 * 127 * 2 does, 255 * 63 * 2 does not. Same reason as ONNX
+# Runtime's own `reduce_range`.
+WEIGHT_MAX = 63
+
+
 def quantize_onnx(source: Path, target: Path) -> None:
     """Int8 matrices with int8 arithmetic, and scores that do not depend on the batch.
 
-    Each weight matrix is stored in int8 with one scale per output column. Each activation row
+    Each weight matrix is stored in int8 (7 bits used, see WEIGHT_MAX) with one scale per output
+    column. Each activation row
     (one token) is quantised with its own scale, from its own largest value, just before the
     product; the product runs in integers (`MatMulIntegerToFloat`, VNNI kernels on x86). Because
     no scale spans several rows, a text's scores are the same whatever else is in its batch, so a
@@ -72,10 +80,12 @@ def quantize_onnx(source: Path, target: Path) -> None:
             continue
         matrix = numpy_helper.to_array(weight).astype(np.float32)
         k, n = matrix.shape
-        column_scale = (np.maximum(np.abs(matrix).max(0), 1e-12) / 127).astype(np.float32)
+        column_scale = (np.maximum(np.abs(matrix).max(0), 1e-12) / WEIGHT_MAX
+                        ).astype(np.float32)
         graph.initializer.extend([
             numpy_helper.from_array(
-                np.clip(np.round(matrix / column_scale), -127, 127).astype(np.int8),
+                np.clip(np.round(matrix / column_scale), -WEIGHT_MAX, WEIGHT_MAX
+                        ).astype(np.int8),
                 weight.name + "_int8"),
             numpy_helper.from_array(column_scale, weight.name + "_scale")])
         replaced.add(weight.name)

@@ -28,7 +28,7 @@ from torch import nn
 
 from mining.classify import card, data
 from mining.classify.baseline import TfidfBaseline
-from mining.classify.data import FAILURE_TYPES, RESPONSES, SENTIMENTS, Example
+from mining.classify.data import Example, LabelIds
 from mining.classify.encoders import BaseEncoder, resolve_base
 from mining.classify.evaluate import evaluate_frame, headline
 from mining.classify.export import export_onnx, heads_of, quantize_onnx
@@ -69,6 +69,10 @@ class DataConfig(BaseModel):
         Path("data/labels/corpus.csv"),
         description="The labelled corpus: its train part is trained on, its dev part tunes "
                     "the thresholds, its test part is only evaluated.")
+    corrections: Path | None = Field(
+        Path("data/labels/corrections.csv"),
+        description="Analysts' corrections (`mining label import`; an absent file is none): "
+                    "trained on only, replacing the labels of the same text.")
     weak_responses: bool = Field(
         False, description="Give public rows keyword-rule response labels (the recipe before "
                            "the corpus labelled responses by hand).")
@@ -114,7 +118,12 @@ class TrainConfig(BaseModel):
     models_dir: Path = Path("models")
     cache_dir: Path = Path(".cache/base")
     feature_cache_dir: Path = Path(".cache/features")
+    taxonomy: Path = Field(Path("config/taxonomy.yaml"),
+                           description="The label ids the model learns (its built-in types).")
     data: DataConfig = DataConfig()
+
+    def label_ids(self) -> LabelIds:
+        return LabelIds.load(self.taxonomy)
 
     @classmethod
     def load(cls, path: Path | None) -> TrainConfig:
@@ -150,13 +159,14 @@ Datasets = tuple[list[Example], dict[str, list[Example]], dict[str, list[Example
 def build_datasets(cfg: TrainConfig) -> Datasets:
     """Train examples, dev sets (threshold tuning), validation sets (reported) and file records."""
     rng = random.Random(cfg.seed)
+    ids = cfg.label_ids()
     shared = cfg.data.shared
     airline_path = shared / "airline_tweets" / "tweets.csv"
     hotel_path = shared / "chnsenticorp_hotel" / "reviews.csv"
     cfpb_path = shared / "cfpb_complaints" / "complaints_sample.csv"
-    airline = data.airline_examples(airline_path)
-    restaurants = data.restaurant_examples(shared)
-    restaurant_val = data.restaurant_validation(shared)
+    airline = data.airline_examples(airline_path, ids)
+    restaurants = data.restaurant_examples(shared, ids)
+    restaurant_val = data.restaurant_validation(shared, ids)
     hotel = data.chinese_hotel_examples(hotel_path)
     cfpb = data.cfpb_examples(cfpb_path)
     files = [file_record(airline_path, len(airline)), file_record(hotel_path, len(hotel)),
@@ -182,7 +192,7 @@ def build_datasets(cfg: TrainConfig) -> Datasets:
     validation = {"airline": a["validation"], "restaurants_mams_val": restaurant_val,
                   "chinese_hotel": h["validation"]}
     if cfg.data.gold is not None and cfg.data.gold.is_file():
-        gold = data.gold_examples(cfg.data.gold)
+        gold = data.gold_examples(cfg.data.gold, ids)
         files.append(file_record(cfg.data.gold, len(gold)))
         gold_train = [e for e in gold if e.dataset == "gold_train"]
         if cfg.data.gold_in_training:
@@ -191,7 +201,7 @@ def build_datasets(cfg: TrainConfig) -> Datasets:
             dev["gold_train"] = gold_train
         validation["gold_test"] = [e for e in gold if e.dataset == "gold_test"]
     if cfg.data.corpus is not None and cfg.data.corpus.is_file():
-        corpus = data.labelled_examples(cfg.data.corpus, "corpus")
+        corpus = data.labelled_examples(cfg.data.corpus, "corpus", ids)
         files.append(file_record(cfg.data.corpus, len(corpus)))
         train += [e for e in corpus if e.dataset == "corpus_train"]
         dev["corpus_dev"] = [e for e in corpus if e.dataset == "corpus_dev"]
@@ -199,6 +209,13 @@ def build_datasets(cfg: TrainConfig) -> Datasets:
         validation["corpus_test"] = test
         for language in ("en", "zh"):
             validation[f"corpus_test_{language}"] = [e for e in test if e.language == language]
+    if cfg.data.corrections is not None and cfg.data.corrections.is_file():
+        corrections = data.correction_examples(cfg.data.corrections, ids)
+        files.append(file_record(cfg.data.corrections, len(corrections)))
+        held_out = [e for group in (*dev.values(), *validation.values()) for e in group]
+        train, skipped = data.with_corrections(train, held_out, corrections)
+        log.info("corrections: %d trained on, %d left out (their text is held out)",
+                 len(corrections) - skipped, skipped)
     if cfg.data.weak_responses:
         train = data.with_weak_responses(train)
         for examples in dev.values():
@@ -208,21 +225,21 @@ def build_datasets(cfg: TrainConfig) -> Datasets:
 
 
 # -- tensors ----------------------------------------------------------------------------------
-def targets(examples: Sequence[Example]) -> dict[str, torch.Tensor]:
+def targets(examples: Sequence[Example], ids: LabelIds) -> dict[str, torch.Tensor]:
     n = len(examples)
     sentiment = torch.full((n,), -100, dtype=torch.long)
-    failure = torch.zeros((n, len(FAILURE_TYPES)))
-    failure_mask = torch.zeros((n, len(FAILURE_TYPES)))
-    response = torch.zeros((n, len(RESPONSES)))
-    response_mask = torch.zeros((n, len(RESPONSES)))
+    failure = torch.zeros((n, len(ids.failure_types)))
+    failure_mask = torch.zeros((n, len(ids.failure_types)))
+    response = torch.zeros((n, len(ids.responses)))
+    response_mask = torch.zeros((n, len(ids.responses)))
     for i, e in enumerate(examples):
         if e.sentiment:
-            sentiment[i] = SENTIMENTS.index(e.sentiment)
+            sentiment[i] = ids.sentiments.index(e.sentiment)
         for label, value in e.failures.items():
-            j = FAILURE_TYPES.index(label)
+            j = ids.failure_types.index(label)
             failure[i, j], failure_mask[i, j] = value, 1
         for label, value in e.responses.items():
-            j = RESPONSES.index(label)
+            j = ids.responses.index(label)
             response[i, j], response_mask[i, j] = value, 1
     return {"sentiment": sentiment, "failure": failure, "failure_mask": failure_mask,
             "response": response, "response_mask": response_mask}
@@ -339,7 +356,7 @@ class ScoresPredictor(Protocol):
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 
-def tune_thresholds(predictor: ScoresPredictor, dev: dict[str, list[Example]],
+def tune_thresholds(predictor: ScoresPredictor, dev: dict[str, list[Example]], ids: LabelIds,
                     disable_below_f1: float, min_response_precision: float = 0.8) -> Thresholds:
     """Per label, on the dev splits only: failure types maximise F1; responses, judged by
     precision, take the best F1 that keeps dev precision at `min_response_precision`. A label
@@ -348,7 +365,8 @@ def tune_thresholds(predictor: ScoresPredictor, dev: dict[str, list[Example]],
     examples = [e for ex in dev.values() for e in ex]
     _, f, r = predictor.probabilities([e.text for e in examples])
     result = Thresholds({}, {}, {}, {}, [])
-    for kind, labels, scores in (("failure", FAILURE_TYPES, f), ("response", RESPONSES, r)):
+    for kind, labels, scores in (("failure", ids.failure_types, f),
+                                 ("response", ids.responses, r)):
         for j, label in enumerate(labels):
             rows = [i for i, e in enumerate(examples)
                     if label in (e.failures if kind == "failure" else e.responses)]
@@ -398,7 +416,9 @@ def build_model(base: BaseEncoder, cfg: TrainConfig) -> MultiHeadModel:
             for parameter in layer.parameters():
                 parameter.requires_grad_(False)
     hidden = int(encoder.config.hidden_size)
-    return MultiHeadModel(encoder, hidden, len(SENTIMENTS), len(FAILURE_TYPES), len(RESPONSES))
+    ids = cfg.label_ids()
+    return MultiHeadModel(encoder, hidden, len(ids.sentiments), len(ids.failure_types),
+                          len(ids.responses))
 
 
 def lower_states(model: MultiHeadModel, encoder: TextEncoder, ids: Sequence[Sequence[int]],
@@ -432,7 +452,8 @@ def fit(model: MultiHeadModel, encoder: TextEncoder, train: list[Example],
     rng = random.Random(cfg.seed)
     ids = encoder.encode([e.text for e in train])
     lengths = [len(x) for x in ids]
-    y = targets(train)
+    label_ids = cfg.label_ids()
+    y = targets(train, label_ids)
     split = cfg.frozen_layers
     cached = lower_states(model, encoder, ids, split) if split else None
     head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
@@ -452,7 +473,7 @@ def fit(model: MultiHeadModel, encoder: TextEncoder, train: list[Example],
     failure_pos_weight = positive_weights(y["failure"], y["failure_mask"],
                                           cfg.failure_pos_weight_cap)
     log.info("failure positive weights: %s",
-             {t: round(w, 2) for t, w in zip(FAILURE_TYPES, failure_pos_weight.tolist(),
+             {t: round(w, 2) for t, w in zip(label_ids.failure_types, failure_pos_weight.tolist(),
                                              strict=True)})
     history = []
     for epoch in range(cfg.epochs):
@@ -574,8 +595,9 @@ def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncod
     baseline, write card and metrics. Every text's int8 features go to the feature cache."""
     started = time.perf_counter()
     checkpoint = out / "checkpoint"
-    labels = LabelSpace(cfg.name, out.name, SENTIMENTS, FAILURE_TYPES, RESPONSES, {}, {},
-                        cfg.max_length, cfg.truncation, cfg.head_tokens)
+    ids = cfg.label_ids()
+    labels = LabelSpace(cfg.name, out.name, ids.sentiments, ids.failure_types, ids.responses,
+                        {}, {}, cfg.max_length, cfg.truncation, cfg.head_tokens)
     model.eval()
     sample = tensor_batch(encoder, encoder.encode(["a short sample", "一个例子 in two languages"]))
     export_onnx(model, sample, checkpoint / "model.onnx")
@@ -585,7 +607,7 @@ def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncod
     for name in TOKENIZER_FILES:
         shutil.copy2(base.model_dir / name, out / name)
     labels.save(out / LABELS_FILE)
-    shutil.copy2(Path("config/taxonomy.yaml"), out / "taxonomy.yaml")
+    shutil.copy2(cfg.taxonomy, out / "taxonomy.yaml")
     classifier = FeedbackClassifier.load(out, cfg.threads)
     cache = feature_cache(cfg, out, labels)
     # Every training text's features, also so that `--heads-only` encodes nothing it saw.
@@ -602,10 +624,11 @@ def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncod
 
 def refit(heads: Heads, features: np.ndarray, train: list[Example], cfg: TrainConfig) -> Heads:
     """`heads` with the kinds in `cfg.refit_heads` refit as logistic regressions."""
-    y = targets(train)
+    ids = cfg.label_ids()
+    y = targets(train, ids)
     fitted = fit_heads(features, y["sentiment"].numpy(), y["failure"].numpy(),
                        y["failure_mask"].numpy(), y["response"].numpy(),
-                       y["response_mask"].numpy(), len(SENTIMENTS), cfg.seed, cfg.heads_c)
+                       y["response_mask"].numpy(), len(ids.sentiments), cfg.seed, cfg.heads_c)
     kinds = set(cfg.refit_heads)
     return Heads({k: (fitted if k in kinds else heads).weights[k] for k in heads.weights},
                  {k: (fitted if k in kinds else heads).biases[k] for k in heads.biases})
@@ -626,7 +649,8 @@ def write_model(out: Path, cfg: TrainConfig, int8: CachedPredictor, datasets: Da
     it was trained on the same data files, since refitting it would give the same numbers."""
     train, dev, validation, files = datasets
     labels = int8.labels
-    tuned = tune_thresholds(int8, dev, cfg.disable_below_f1)
+    ids = cfg.label_ids()
+    tuned = tune_thresholds(int8, dev, ids, cfg.disable_below_f1)
     labels.failure_thresholds, labels.response_thresholds = tuned.failure, tuned.response
     labels.disabled = tuned.disabled
     labels.save(out / LABELS_FILE)
@@ -634,15 +658,15 @@ def write_model(out: Path, cfg: TrainConfig, int8: CachedPredictor, datasets: Da
         predictor.labels = labels
     same_data = (previous is not None and previous.get("data_files") == files
                  and set(previous["validation"]) >= set(validation))
-    baseline = None if same_data else TfidfBaseline(cfg.seed).fit(train)
+    baseline = None if same_data else TfidfBaseline(cfg.seed, ids).fit(train)
     evaluation: dict[str, Any] = {}
     for name, examples in validation.items():
-        frame = data.to_eval_frame(examples)
-        evaluation[name] = {"n": len(examples), "model_int8": evaluate_frame(int8, frame)}
+        frame = data.to_eval_frame(examples, ids)
+        evaluation[name] = {"n": len(examples), "model_int8": evaluate_frame(int8, frame, ids)}
         for other, predictor in others.items():
-            evaluation[name][other] = evaluate_frame(predictor, frame)
+            evaluation[name][other] = evaluate_frame(predictor, frame, ids)
         evaluation[name]["baseline_tfidf_lr"] = (
-            evaluate_frame(baseline, frame) if baseline is not None
+            evaluate_frame(baseline, frame, ids) if baseline is not None
             else previous["validation"][name]["baseline_tfidf_lr"])  # type: ignore[index]
         log.info("%s: int8 %s | baseline %s", name, headline(evaluation[name]["model_int8"]),
                  headline(evaluation[name]["baseline_tfidf_lr"]))
@@ -691,20 +715,37 @@ def refit_heads(config_path: Path | None = None, model_dir: Path | None = None,
     datasets = build_datasets(cfg)
     train = datasets[0]
     labels = LabelSpace.load(source / LABELS_FILE)
-    if labels.failure_types != FAILURE_TYPES or labels.responses != RESPONSES:
-        raise ValueError(f"{classifier.version} has labels {labels.failure_types} + "
-                         f"{labels.responses}; the training data has {FAILURE_TYPES} + "
-                         f"{RESPONSES}: retrain the encoder")
+    ids = cfg.label_ids()
+    # Renamed types (aliases) keep their head: the refit model carries the current ids.
+    if labels.responses != ids.responses or labels.sentiments != ids.sentiments:
+        raise ValueError(f"{classifier.version} has responses {labels.responses} and "
+                         f"sentiments {labels.sentiments}; the taxonomy ({cfg.taxonomy}) has "
+                         f"{ids.responses} and {ids.sentiments}: retrain the encoder")
+    kinds = cfg.refit_heads or ["sentiment", "failure", "response"]
+    # Renamed types (aliases) keep their head row; merged or new built-in types need the
+    # failure head refit, which learns them from the labelled data in the taxonomy's ids.
+    current = [ids.aliases.get(t, t) for t in labels.failure_types]
+    source_heads = classifier.heads
+    if current != ids.failure_types and "failure" not in kinds:
+        if sorted(current) != sorted(ids.failure_types):
+            raise ValueError(f"{classifier.version} predicts {labels.failure_types}; the "
+                             f"taxonomy's built-in types are {ids.failure_types}: merged or new "
+                             "types need the failure head refit (add `failure` to refit_heads)")
+        order = [current.index(t) for t in ids.failure_types]
+        source_heads = Heads(dict(source_heads.weights), dict(source_heads.biases))
+        source_heads.weights["failure"] = source_heads.weights["failure"][order]
+        source_heads.biases["failure"] = source_heads.biases["failure"][order]
+    labels.failure_types = list(ids.failure_types)
+    labels.failure_thresholds, labels.disabled = {}, []  # tuned again on dev below
     cache = feature_cache(cfg, source, labels)
     features = cache.features([e.text for e in train], classifier.pooled)
-    kinds = cfg.refit_heads or ["sentiment", "failure", "response"]
-    heads = refit(classifier.heads, features, train, cfg.model_copy(update={"refit_heads": kinds}))
+    heads = refit(source_heads, features, train, cfg.model_copy(update={"refit_heads": kinds}))
     model_root = cfg.models_dir / cfg.name
     out = model_root / next_version(model_root)
     out.mkdir(parents=True)
     for name in (ONNX_FILE, *TOKENIZER_FILES):
         shutil.copy2(source / name, out / name)
-    shutil.copy2(Path("config/taxonomy.yaml"), out / "taxonomy.yaml")
+    shutil.copy2(cfg.taxonomy, out / "taxonomy.yaml")
     heads.save(out / HEADS_FILE)
     labels.name, labels.version = cfg.name, out.name
     labels.save(out / LABELS_FILE)
