@@ -8,22 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.browser import browser_available, headless_chromium
+from tests.support.project import read_rows as query
 
 pytestmark = pytest.mark.integration
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_every_documented_query_runs_and_returns_rows(sample_read_copy: Path,

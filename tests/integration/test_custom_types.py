@@ -14,8 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
+
+from tests.support.project import read_rows as rows
 
 pytestmark = pytest.mark.integration
 
@@ -32,14 +33,6 @@ def mining(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
 def ok(done: subprocess.CompletedProcess[str]) -> str:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return done.stdout
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture

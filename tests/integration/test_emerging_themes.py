@@ -13,7 +13,6 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -21,6 +20,7 @@ from mining.analysis.themes import theme_examples
 from mining.redact import redact
 from mining.store.db import Store
 from tests.support.project import last_run
+from tests.support.project import read_rows as rows
 
 pytestmark = pytest.mark.integration
 
@@ -89,14 +89,6 @@ def mining(repo: Path, tmp: Path, *args: str) -> str:
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return done.stdout
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 THEMES = ("SELECT theme_id, size, previous_size, growth, keywords, sites, examples, run_id, "

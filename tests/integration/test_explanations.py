@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from mining.classify.explain import catch_all_types, explain_stored
@@ -19,6 +18,7 @@ from mining.report import write_report
 from mining.store.db import Store
 from mining.taxonomy import Taxonomy
 from tests.support.project import last_run, make_project
+from tests.support.project import read_rows as query
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -38,14 +38,6 @@ managers:
 default_manager: duty
 """, encoding="utf-8")
     return path
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_only_shown_items_are_explained_and_both_report_and_alert_show_why(

@@ -12,10 +12,10 @@ import threading
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from tests.support.project import last_run, make_project
+from tests.support.project import read_rows as table_rows
 
 pytestmark = pytest.mark.integration
 
@@ -35,14 +35,6 @@ def run(repo: Path, config: Path, db: Path, tmp: Path) -> str:
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return done.stdout
-
-
-def table_rows(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_run_stores_every_row_and_a_second_run_does_nothing(tmp_path: Path,

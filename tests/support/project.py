@@ -61,3 +61,12 @@ def last_run(db: Path) -> dict[str, Any]:
         return dict(zip(names, cur.fetchone(), strict=True))
     finally:
         con.close()
+
+
+def read_rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    """All rows of a query on a store, opened read-only and closed again."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
