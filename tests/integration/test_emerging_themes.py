@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -81,10 +82,11 @@ sources:
     return config, later
 
 
-def mining(repo: Path, tmp: Path, *args: str) -> str:
+def mining(repo: Path, tmp: Path, *args: str, env: dict[str, str] | None = None) -> str:
     env = dict(os.environ, PREFECT_HOME=str(tmp / "prefect-home"),
                MINING_FEATURE_CACHE_DIR=str(tmp / "features"),
-               MINING_READ_COPY_PATH=str(tmp / "radar_read.duckdb"), COLUMNS="200")
+               MINING_READ_COPY_PATH=str(tmp / "radar_read.duckdb"), COLUMNS="200",
+               **(env or {}))
     done = subprocess.run([sys.executable, "-m", "mining.cli", *args], cwd=repo, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
@@ -161,3 +163,24 @@ def test_a_recurring_uncovered_problem_is_a_stable_theme_in_view_and_report(
     assert "蒙牛" in section and "Dairy Shop" in section
     listed = mining(repo_root, tmp_path, "themes", "list")
     assert grown[0] in listed
+
+    # The theme becomes a custom type: its items are the examples, history is relabelled.
+    with Store.open(db) as store:
+        examples = theme_examples(store, grown[0])
+    positives = sum(label for _, label in examples)
+    taxonomy = tmp_path / "config" / "taxonomy.yaml"
+    taxonomy.parent.mkdir()
+    shutil.copy2(repo_root / "config" / "taxonomy.yaml", taxonomy)
+    added = mining(repo_root, tmp_path, "types", "add", "dairy_boycott", "--root-cause",
+                   "product", "--description", "Boycott of a dairy brand after a scandal",
+                   "--from-theme", grown[0], "--force",
+                   env={"MINING_DB_PATH": str(db), "MINING_TAXONOMY_PATH": str(taxonomy),
+                        "MINING_CUSTOM_HEADS_DIR": str(tmp_path / "heads")})
+    written = tmp_path / "config" / "custom_types" / "dairy_boycott.theme.csv"
+    with written.open(encoding="utf-8", newline="") as handle:
+        labelled = [(r["text"], int(r["label"])) for r in csv.DictReader(handle)]
+    assert sorted(labelled) == sorted(examples)
+    assert f"n = {positives} positives" in " ".join(added.split())
+    tagged = rows(db, "SELECT text FROM feedback_predictions "
+                      "WHERE list_contains(failure_types, 'dairy_boycott')")
+    assert tagged and sum("蒙牛" in t for (t,) in tagged) / len(tagged) > 0.8
