@@ -12,22 +12,12 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from mining.classify.model import FeedbackClassifier
     from mining.classify.taxonomy_model import TaxonomyClassifier
 
 console = Console()
 
 
-def _classifier(model: Path | None) -> FeedbackClassifier:
-    from mining.classify.model import load_classifier
-    from mining.settings import Settings
-
-    settings = Settings()
-    return load_classifier(model or settings.model_path, settings.models_dir,
-                           settings.torch_threads)
-
-
-def _taxonomy_classifier(model: Path | None) -> TaxonomyClassifier:
+def _taxonomy_classifier(model: Path | None, command: str) -> TaxonomyClassifier:
     """The model in the taxonomy's terms: current ids and the enabled custom types."""
     from mining.classify.model import default_model_path
     from mining.classify.taxonomy_model import TaxonomyClassifier
@@ -40,7 +30,7 @@ def _taxonomy_classifier(model: Path | None) -> TaxonomyClassifier:
         return TaxonomyClassifier.load(model_dir, settings.taxonomy_path,
                                        settings.custom_heads_dir, threads=settings.torch_threads)
     except (TaxonomyMismatch, ValueError, FileNotFoundError) as exc:
-        typer.echo(f"cannot predict: {' '.join(str(exc).split())}", err=True)
+        typer.echo(f"cannot {command}: {' '.join(str(exc).split())}", err=True)
         raise typer.Exit(2) from exc
 
 
@@ -80,7 +70,7 @@ def evaluate(
     from mining.settings import Settings
     from mining.taxonomy import Taxonomy
 
-    classifier = _classifier(model)
+    classifier = _taxonomy_classifier(model, "evaluate")
     try:
         ids = LabelIds.of(Taxonomy.load(Settings().taxonomy_path), with_custom=True)
         result = evaluate_file(classifier, data, ids, json_out)
@@ -128,7 +118,7 @@ def predict(
             typer.echo(f"cannot predict: {input} has no `text` column", err=True)
             raise typer.Exit(2)
         rows = list(reader)
-    classifier = _taxonomy_classifier(model)
+    classifier = _taxonomy_classifier(model, "predict")
     texts = [redact(row["text"] or "", clean=True) for row in rows]
     predictions = []
     with progress_bar(len(texts), "predicting") as advance:
