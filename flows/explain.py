@@ -34,11 +34,12 @@ def classifier_loader(params: RunParameters) -> Callable[[], FeedbackClassifier]
 
 @flow(name="explain")
 def explain(params: RunParameters, run_id: str) -> dict[str, object]:
+    taxonomy = Taxonomy.load(params.taxonomy_path)
     with Store.open(params.db_path) as store:
         counts = explain_stored(
             store, classifier_loader(params), report_item_ids(store), run_id,
-            skip_types=catch_all_types(Taxonomy.load(params.taxonomy_path)),
-            batch_size=params.classify_batch_size)
+            skip_types=catch_all_types(taxonomy), batch_size=params.classify_batch_size,
+            taxonomy=taxonomy)
     return asdict(counts)
 
 
@@ -46,11 +47,12 @@ def alert_explainer(params: RunParameters,
                     run_id: str) -> Callable[[Store, list[str]], dict[str, str]]:
     """For the alerts: explain the example items an alert chooses, return their why lines."""
     load = classifier_loader(params)
-    skip = catch_all_types(Taxonomy.load(params.taxonomy_path))
+    taxonomy = Taxonomy.load(params.taxonomy_path)
+    skip = catch_all_types(taxonomy)
 
     def explain_examples(store: Store, item_ids: list[str]) -> dict[str, str]:
         explain_stored(store, load, item_ids, run_id, skip_types=skip,
-                       batch_size=params.classify_batch_size)
+                       batch_size=params.classify_batch_size, taxonomy=taxonomy)
         return stored_why_lines(store, item_ids)
 
     return explain_examples

@@ -75,8 +75,10 @@ def _stored_predictions(db: Path | None, settings: Settings) -> list[dict[str, A
     return rows or []
 
 
-def _thresholds(versions: set[str], models_dir: Path) -> dict[str, Thresholds]:
-    """Each predicting model's own thresholds: a margin to another model's means nothing."""
+def _thresholds(versions: set[str], models_dir: Path, taxonomy: Taxonomy
+                ) -> dict[str, Thresholds]:
+    """Each predicting model's own thresholds: a margin to another model's means nothing.
+    Keyed by current ids, as the stored scores are (a merged type takes the lower one)."""
     from mining.classify.model import LABELS_FILE, LabelSpace
     from mining.labels import Thresholds
 
@@ -88,8 +90,12 @@ def _thresholds(versions: set[str], models_dir: Path) -> dict[str, Thresholds]:
                   f"{path} does not exist (set MINING_MODELS_DIR, or run `mining run` with the "
                   "current model first)")
         labels = LabelSpace.load(path)
-        out[version] = Thresholds(labels.failure_thresholds, labels.response_thresholds,
-                                  frozenset(labels.disabled))
+        failure: dict[str, float] = {}
+        for label, limit in labels.failure_thresholds.items():
+            current = taxonomy.canonical(label)
+            failure[current] = min(limit, failure.get(current, limit))
+        out[version] = Thresholds(failure, labels.response_thresholds,
+                                  frozenset(taxonomy.canonical(t) for t in labels.disabled))
     return out
 
 
@@ -121,7 +127,8 @@ def label_export(
     except labels.CorrectionsInvalid as exc:
         _fail(str(exc))
     rows = _stored_predictions(db, settings)
-    thresholds = _thresholds({r["model_version"] for r in rows}, settings.models_dir)
+    thresholds = _thresholds({r["model_version"] for r in rows}, settings.models_dir,
+                             taxonomy)
     pool = labels.candidates(rows, thresholds, taxonomy, skip_ids=corrected)
     chosen = labels.spread(pool, uncertain)
     if format == "csv":

@@ -86,8 +86,9 @@ class Taxonomy(BaseModel):
 
     @property
     def aliases(self) -> dict[str, str]:
-        """Old id -> current id."""
-        return {alias: name for name, ft in self.failure_types.items() for alias in ft.aliases}
+        """Old id -> current id (a disabled custom type's old ids lead nowhere)."""
+        return {alias: name for name, ft in self.failure_types.items() if ft.enabled
+                for alias in ft.aliases}
 
     def canonical(self, failure_type: str) -> str:
         """The current id of a type id or an alias; an unknown id is returned as it is."""
@@ -203,15 +204,16 @@ def write_custom_type(path: Path, failure_type: str, root_cause: str, descriptio
     from ruamel.yaml.comments import CommentedMap
 
     def edit(types: Any) -> None:
-        entry = CommentedMap()
+        if failure_type in types:  # a disabled type added again keeps its other keys (aliases)
+            entry = types[failure_type]
+            entry.pop("enabled", None)
+        else:
+            entry = CommentedMap()
+            types.insert(len(types), failure_type, entry)
         entry["root_cause"] = root_cause
         entry["description"] = description
         entry["kind"] = "custom"
         entry["examples"] = examples
-        if failure_type in types:
-            types[failure_type] = entry
-        else:
-            types.insert(len(types), failure_type, entry)
 
     return _edit_failure_types(path, edit)
 

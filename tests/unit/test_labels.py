@@ -307,10 +307,17 @@ def test_corrections_replace_the_labels_of_the_same_text_in_train_only(
     corpus = Example("corpus:1", "corpus_train", "The waiter was rude.", "en", "negative",
                      dict.fromkeys(ids.failure_types, 0))
     other = Example("corpus:2", "corpus_train", "Fine.", "en", "positive")
+    known = Example("corpus:4", "corpus_train", "Only sentiment known.", "en", "negative",
+                    {**dict.fromkeys(ids.failure_types, 0), "waiting": 1},
+                    dict.fromkeys(ids.responses, 0))
     dev = [Example("corpus:3", "corpus_dev", "Held-out dev text.", "en", "negative")]
-    train, skipped = data.with_corrections([corpus, other], dev, examples)
+    train, skipped = data.with_corrections([corpus, other, known], dev, examples)
     assert skipped == 1
     assert sorted(e.uid for e in train) == ["corpus:2", "correction:a", "correction:c"]
+    # The correction's sentiment wins; the heads it left empty keep the text's own labels.
+    c = next(e for e in train if e.uid == "correction:c")
+    assert c.sentiment == "neutral" and c.failures == known.failures
+    assert c.responses == known.responses
 
 
 def test_a_label_studio_export_imports_its_annotated_tasks_only(

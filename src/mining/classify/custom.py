@@ -279,7 +279,13 @@ def load_heads(taxonomy: Taxonomy, heads_dir: Path, encoder_digest: str,
     folder = heads_folder(heads_dir, encoder_digest)
     heads = {}
     for failure_type in taxonomy.custom_failure_types:
-        examples = read_examples(taxonomy.examples_path(failure_type))
+        try:
+            examples = read_examples(taxonomy.examples_path(failure_type))
+        except ExamplesError as exc:
+            # One broken examples file must not stop every run: the type is left out (and its
+            # stored labels with it, since the heads' version changes) until it is fixed.
+            log.error("custom type %s left out: %s", failure_type, exc)
+            continue
         head = CustomHead.load(folder, failure_type)
         if head is None or head.examples_sha256 != examples.sha256:
             reason = "no head for this encoder" if head is None else "its examples changed"

@@ -343,11 +343,20 @@ def correction_examples(path: Path, ids: LabelIds) -> list[Example]:
 
 def with_corrections(train: list[Example], held_out: Iterable[Example],
                      corrections: list[Example]) -> tuple[list[Example], int]:
-    """`train` with each corrected text's labels replaced by its correction, and the number of
+    """`train` with each corrected text's labels replaced by its correction (a head it leaves
+    unlabelled keeps the text's own label), and the number of
     corrections left out because their text is held out (dev or validation): a correction
     only ever trains, it never leaks into what tunes or measures the model."""
     held = {e.text.strip() for e in held_out}
     kept = [c for c in corrections if c.text.strip() not in held]
     corrected = {c.text.strip() for c in kept}
+    # A head the correction leaves empty keeps the label the text had.
+    original = {e.text.strip(): e for e in train if e.text.strip() in corrected}
+    for c in kept:
+        before = original.get(c.text.strip())
+        if before is not None:
+            c.sentiment = c.sentiment or before.sentiment
+            c.failures = c.failures or before.failures
+            c.responses = c.responses or before.responses
     return ([e for e in train if e.text.strip() not in corrected] + kept,
             len(corrections) - len(kept))

@@ -225,8 +225,12 @@ class ToExplain:
 
 
 def explain_texts(classifier: FeedbackClassifier, items: Sequence[ToExplain],
-                  batch_size: int = 32) -> list[Explanation]:
-    """Occlusion for a set of items: every variant of every item in one batched model call."""
+                  batch_size: int = 32, label_ids: Sequence[str] | None = None
+                  ) -> list[Explanation]:
+    """Occlusion for a set of items: every variant of every item in one batched model call.
+
+    `label_ids` is the current id of each of the model's failure columns (the taxonomy's
+    aliases applied); a type merged from several columns scores their maximum, as stored."""
     plans = []
     for item in items:
         words = split_words(item.text)
@@ -236,12 +240,14 @@ def explain_texts(classifier: FeedbackClassifier, items: Sequence[ToExplain],
     unique = list(dict.fromkeys(v for _, _, variants in plans for v in variants))
     _, failure, _ = classifier.probabilities(unique, batch_size)
     row = {text: i for i, text in enumerate(unique)}
-    columns = {t: j for j, t in enumerate(classifier.labels.failure_types)}
+    columns: dict[str, list[int]] = {}
+    for j, t in enumerate(label_ids or classifier.labels.failure_types):
+        columns.setdefault(t, []).append(j)
     out = []
     for item, (words, windows, variants) in zip(items, plans, strict=True):
         column = columns[item.failure_type]
         base = log_odds(item.score)
-        drops = [float(base - log_odds(failure[row[v], column])) for v in variants]
+        drops = [float(base - log_odds(failure[row[v], column].max())) for v in variants]
         out.append(explanation_from_drops(item.text, words, windows, drops, item.failure_type,
                                           item.score))
     return out
@@ -287,7 +293,7 @@ class ExplainCounts:
 
 def explain_stored(store: Store, load_classifier: Callable[[], FeedbackClassifier],
                    item_ids: Sequence[str], run_id: str, *, skip_types: Collection[str] = (),
-                   batch_size: int = 32) -> ExplainCounts:
+                   batch_size: int = 32, taxonomy: Taxonomy | None = None) -> ExplainCounts:
     """Explain the given feedback items that have no explanation for their text, model and top
     type yet, and store them. The classifier is loaded only when there is work. `skip_types`
     (the catch-all `other`) are never explained: no words name a failure nobody named."""
@@ -310,8 +316,14 @@ def explain_stored(store: Store, load_classifier: Callable[[], FeedbackClassifie
         if row["model_version"] != classifier.version:
             continue  # predicted by another model: its words are not this model's to explain
         labels = classifier.labels
-        off = {*labels.disabled, *skip_types}
-        explainable = [t for t in labels.failure_types if t not in off]
+        # Stored predictions carry the taxonomy's current ids (aliases applied).
+        label_ids = (taxonomy.model_label_map(labels.failure_types, labels.responses,
+                                              labels.sentiments, classifier.version)
+                     if taxonomy is not None else list(labels.failure_types))
+        disabled = {label_ids[j] for j, t in enumerate(labels.failure_types)
+                    if t in labels.disabled}
+        off = {*disabled, *skip_types}
+        explainable = list(dict.fromkeys(t for t in label_ids if t not in off))
         scores = {k: float(v) for k, v in json.loads(row["failure_scores"]).items()}
         top = top_failure_type(row["failure_types"], scores, explainable)
         if top is None:
@@ -319,7 +331,8 @@ def explain_stored(store: Store, load_classifier: Callable[[], FeedbackClassifie
         todo.append((row, ToExplain(row["text"], top, scores[top])))
     if not todo or classifier is None:
         return ExplainCounts(len(ids), reused, 0, 0, time.perf_counter() - start)
-    explanations = explain_texts(classifier, [t for _, t in todo], batch_size)
+    explanations = explain_texts(classifier, [t for _, t in todo], batch_size,
+                                 label_ids if taxonomy is not None else None)
     now = utcnow()
     table = pa.Table.from_pylist([{
         "item_id": row["item_id"], "content_hash": row["content_hash"],
