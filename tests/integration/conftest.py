@@ -23,6 +23,13 @@ def classifier(model_dir: Path) -> FeedbackClassifier:
 
 
 @pytest.fixture(scope="session")
+def training_feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One feature cache for the session's heads-only refits of the shipped encoder: the first
+    refit encodes the training texts, later tests find them (as a user's second refit does)."""
+    return tmp_path_factory.mktemp("training-features")
+
+
+@pytest.fixture(scope="session")
 def sample_read_copy(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`mining run` on the whole bundled sample with the real model; its analysts' copy."""
     root = tmp_path_factory.mktemp("sample-run")

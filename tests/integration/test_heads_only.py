@@ -17,10 +17,11 @@ pytestmark = pytest.mark.integration
 
 
 def test_heads_only_refit_reuses_the_encoder_and_its_features(
-        repo_root: Path, model_dir: Path, shared_data: Path, tmp_path: Path) -> None:
+        repo_root: Path, model_dir: Path, shared_data: Path, tmp_path: Path,
+        training_feature_cache: Path) -> None:
     cfg = TrainConfig.load(repo_root / "config" / "train.yaml")
     cfg.models_dir = tmp_path / "models"
-    cfg.feature_cache_dir = tmp_path / "features"
+    cfg.feature_cache_dir = training_feature_cache
     cfg.data.shared = shared_data
     cfg.data.gold = repo_root / "data" / "labels" / "gold.csv"
     cfg.data.corpus = repo_root / "data" / "labels" / "corpus.csv"

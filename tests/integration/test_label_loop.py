@@ -69,11 +69,12 @@ def store_texts(db: Path, corpus: pd.DataFrame) -> None:
         store.insert_arrow("feedback", rows)
 
 
-# A cold feature cache encodes every train, dev and validation text once (minutes on a busy
-# 2-core machine); later runs reuse .cache/features and take a few minutes.
+# Run alone, a cold feature cache encodes every train, dev and validation text once (minutes
+# on a busy 2-core machine); after test_heads_only in the same session it finds them all.
 @pytest.mark.timeout(2700)
 def test_corrections_raise_the_weakened_heads_dev_f1(
-        repo_root: Path, model_dir: Path, shared_data: Path, tmp_path: Path) -> None:
+        repo_root: Path, model_dir: Path, shared_data: Path, tmp_path: Path,
+        training_feature_cache: Path) -> None:
     corpus = pd.read_csv(repo_root / "data" / "labels" / "corpus.csv", dtype=str,
                          keep_default_na=False)
     aside = production(corpus)
@@ -83,7 +84,7 @@ def test_corrections_raise_the_weakened_heads_dev_f1(
 
     cfg = TrainConfig.load(repo_root / "config" / "train.yaml")
     cfg.models_dir = tmp_path / "models"
-    cfg.feature_cache_dir = repo_root / ".cache" / "features"  # shared: refits encode nothing
+    cfg.feature_cache_dir = training_feature_cache  # the heads-only test's texts are there
     cfg.data.shared = shared_data
     cfg.data.gold = None
     cfg.data.corpus = weakened
