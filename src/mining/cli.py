@@ -6,11 +6,11 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -255,6 +255,33 @@ def serve(
     )
 
 
+T = TypeVar("T")
+
+
+def read_store(db: Path | None, command: str, read: Callable[[Path], T]) -> T:
+    """`read` on `db` under its run lock; without `db`, on the working store (it shows
+    acknowledgements and imports at once), or, while a run holds it, on the copy the last run
+    published. A missing copy raises FileNotFoundError for the caller to report."""
+    import duckdb
+
+    from mining.runlock import RunInProgress, exclusive_run
+    from mining.settings import Settings
+
+    if db is not None:
+        if not db.is_file():
+            fail(f"no database at {db}")
+        with run_lock(db, command):
+            return read(db)
+    settings = Settings()
+    try:
+        if settings.db_path.is_file():
+            with exclusive_run(settings.db_path, f"mining {command}"):
+                return read(settings.db_path)
+    except (RunInProgress, duckdb.IOException):
+        pass
+    return read(settings.read_copy_path)
+
+
 alerts_app = typer.Typer(help="Spike alerts: list and acknowledge.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 
@@ -267,33 +294,13 @@ def alerts_list(
     """Alerts, newest first, with how their deliveries stand."""
     import duckdb
 
-    from mining.runlock import RunInProgress, exclusive_run
-    from mining.settings import Settings
     from mining.store.db import read_named_queries
-
-    settings = Settings()
 
     def read(source: Path) -> Any:
         return read_named_queries(source, ["alerts_list"], [unacked])["alerts_list"]
 
-    frame = None
     try:
-        if db is not None:
-            if not db.is_file():
-                fail(f"no database at {db}")
-            with run_lock(db, "alerts list"):
-                frame = read(db)
-        else:
-            # The working store shows acknowledgements at once; while a run holds it, the copy
-            # published by the last run is read instead.
-            try:
-                if settings.db_path.is_file():
-                    with exclusive_run(settings.db_path, "mining alerts list"):
-                        frame = read(settings.db_path)
-            except (RunInProgress, duckdb.IOException):
-                frame = None
-            if frame is None:
-                frame = read(settings.read_copy_path)
+        frame = read_store(db, "alerts list", read)
     except FileNotFoundError as exc:
         fail(str(exc))
     except duckdb.Error as exc:

@@ -37,13 +37,12 @@ def _taxonomy(settings: Settings) -> Taxonomy:
         return _fail(f"cannot read the taxonomy: {exc}")
 
 
-def _stored_predictions(db: Path | None, settings: Settings) -> list[dict[str, Any]]:
+def _stored_predictions(db: Path | None) -> list[dict[str, Any]]:
     """The rows of `label_candidates`: from --db under the run lock; else from the working
     store, or, while a run holds it, from the copy the last run published."""
     import duckdb
 
-    from mining.cli import describe, run_lock
-    from mining.runlock import RunInProgress, exclusive_run
+    from mining.cli import describe, read_store
     from mining.store.db import read_named_queries
 
     def read(source: Path) -> list[dict[str, Any]]:
@@ -54,20 +53,7 @@ def _stored_predictions(db: Path | None, settings: Settings) -> list[dict[str, A
 
     rows = None
     try:
-        if db is not None:
-            if not db.is_file():
-                _fail(f"no database at {db}")
-            with run_lock(db, "label export"):
-                rows = read(db)
-        else:
-            try:
-                if settings.db_path.is_file():
-                    with exclusive_run(settings.db_path, "mining label export"):
-                        rows = read(settings.db_path)
-            except (RunInProgress, duckdb.IOException):
-                rows = None
-            if rows is None:
-                rows = read(settings.read_copy_path)
+        rows = read_store(db, "label export", read)
     except FileNotFoundError as exc:
         _fail(str(exc))
     except duckdb.Error as exc:
@@ -126,7 +112,7 @@ def label_export(
         corrected = labels.load_stored(settings.corrections_path)
     except labels.CorrectionsInvalid as exc:
         _fail(str(exc))
-    rows = _stored_predictions(db, settings)
+    rows = _stored_predictions(db)
     thresholds = _thresholds({r["model_version"] for r in rows}, settings.models_dir,
                              taxonomy)
     pool = labels.candidates(rows, thresholds, taxonomy, skip_ids=corrected)
