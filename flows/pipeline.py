@@ -18,7 +18,12 @@ from flows.ingest import ingest
 from flows.themes import themes
 from mining.fanout import task_runner_for
 from mining.params import RunParameters
-from mining.pipeline import new_run_id
+from mining.pipeline import (
+    derived_inputs,
+    derived_stages_current,
+    mark_derived_inputs,
+    new_run_id,
+)
 from mining.runlock import RunInProgress, exclusive_run
 from mining.store.db import Store
 
@@ -61,17 +66,29 @@ def _run(params: RunParameters, run_id: str) -> dict[str, Any]:
         seconds["classify"] = time.perf_counter() - start
         model_version = str(classified["model_version"])
 
-        start = _stage(run_id, "aggregate")
-        aggregate(params)
-        seconds["aggregate"] = time.perf_counter() - start
+        with Store.open(params.db_path) as store:
+            inputs = derived_inputs(store, (params.taxonomy_path, params.analysis_config),
+                                    model_version, str(classified["custom_version"]))
+            unchanged = derived_stages_current(store, inputs)
+            mark_derived_inputs(store, run_id, inputs, done=unchanged)
+        explained: dict[str, Any] = {}
+        if unchanged:
+            log.info("run %s: aggregate, themes and explain skipped: nothing they read has "
+                     "changed since the last run", run_id)
+        else:
+            start = _stage(run_id, "aggregate")
+            aggregate(params)
+            seconds["aggregate"] = time.perf_counter() - start
 
-        start = _stage(run_id, "themes")
-        themes(params, run_id)
-        seconds["themes"] = time.perf_counter() - start
+            start = _stage(run_id, "themes")
+            themes(params, run_id)
+            seconds["themes"] = time.perf_counter() - start
 
-        start = _stage(run_id, "explain")
-        explained = explain(params, run_id)
-        seconds["explain"] = time.perf_counter() - start
+            start = _stage(run_id, "explain")
+            explained = explain(params, run_id)
+            seconds["explain"] = time.perf_counter() - start
+            with Store.open(params.db_path) as store:
+                mark_derived_inputs(store, run_id, inputs, done=True)
 
         start = _stage(run_id, "alerts")
         alerted = alerts(params, run_id)
@@ -106,6 +123,7 @@ def _run(params: RunParameters, run_id: str) -> dict[str, Any]:
     seconds["publish"] = time.perf_counter() - start
     log.info("run %s: %s, read copy published to %s", run_id, status, params.read_copy_path)
     return {"run_id": run_id, "status": status, "model_version": model_version,
-            "counts": counts, "explained": explained, "errors": errors, "failed_sources": failed,
+            "counts": counts, "explained": explained, "derived_skipped": unchanged,
+            "errors": errors, "failed_sources": failed,
             "stage_seconds": seconds, "db_path": str(params.db_path),
             "read_copy_path": str(params.read_copy_path)}

@@ -6,12 +6,14 @@ started again ends with the same rows as an uninterrupted one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -339,3 +341,34 @@ def record_counts(ingest: IngestCounts, classify: ClassifyCounts) -> dict[str, i
     counts = {k: v for k, v in asdict(ingest).items() if k not in ("errors", "failed_sources")}
     counts.update(classified=classify.classified, predictions_reused=classify.reused)
     return counts
+
+
+# -- skipping derived stages on unchanged input ------------------------------------------------
+PENDING = "pending:"
+SUCCEEDED = ("succeeded", "succeeded_with_errors")
+
+
+def derived_inputs(store: Store, config_files: Sequence[Path], model_version: str,
+                   custom_version: str) -> str:
+    """A digest of what aggregate, themes and explain read: the store's records and
+    predictions, their configuration files and the model. Equal digests mean those stages
+    would rebuild the same tables."""
+    digest = hashlib.sha256()
+    marker = store.fetch_rows("store_marker")[0]
+    digest.update(json.dumps([str(v) for v in marker] + [model_version, custom_version]).encode())
+    for path in config_files:
+        digest.update(str(path).encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"(absent)")
+    return digest.hexdigest()[:32]
+
+
+def derived_stages_current(store: Store, inputs: str) -> bool:
+    """True when the newest run that began the derived stages read the same inputs and
+    finished; a run killed in them (still `pending:`) or that failed leaves them to redo."""
+    rows = store.fetch_rows("last_derived_inputs")
+    return bool(rows) and rows[0][0] == inputs and rows[0][1] in SUCCEEDED
+
+
+
+def mark_derived_inputs(store: Store, run_id: str, inputs: str, *, done: bool) -> None:
+    store.run_script("set_derived_inputs", [run_id, inputs if done else PENDING + inputs])

@@ -71,6 +71,11 @@ def test_run_stores_every_row_and_a_second_run_does_nothing(tmp_path: Path,
             second["quarantined"], second["classified"], second["predictions_reused"]) == (
         0, 0, 0, 0, 0, 0)
     assert table_rows(db, "SELECT count(*) FROM predictions")[0][0] == predicted
+    # Nothing the derived stages read changed: they were skipped, and their tables stand.
+    stages = json.loads(second["stage_seconds"])
+    assert "aggregate" not in stages and "themes" not in stages and "explain" not in stages
+    assert {"ingest", "classify", "alerts"} <= set(stages)
+    assert table_rows(db, "SELECT count(*) FROM daily_trends")[0][0] > 0
 
 
 def snapshot(db: Path) -> dict[str, list[tuple]]:

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mining.pipeline import classify_pending, ingest_source, refresh_aggregates
+from mining.pipeline import (
+    classify_pending,
+    derived_inputs,
+    derived_stages_current,
+    ingest_source,
+    mark_derived_inputs,
+    refresh_aggregates,
+)
 from mining.sources import FolderSource
 from mining.sources.config import FolderSourceConfig
 from mining.store.db import Store
@@ -189,3 +196,43 @@ def test_an_unexpected_error_in_one_source_is_reported_and_named(tmp_path: Path)
                            known_sites=None, max_text_chars=1000, pseudonym_key="k")
     assert counts.failed_sources == ["boom"]
     assert counts.errors == ["boom: unexpected RuntimeError: a bug in a connector"]
+
+
+def test_derived_stages_are_current_only_after_a_finished_run_on_the_same_inputs(
+        tmp_path: Path, repo_root: Path) -> None:
+    folder = tmp_path / "in"
+    write_csv(folder, "a.csv", [("1", "we had to wait an hour", "2026-03-01", "Leeds")])
+    taxonomy = repo_root / "config" / "taxonomy.yaml"
+    analysis = tmp_path / "analysis.yaml"
+    analysis.write_text("{}\n", encoding="utf-8")
+    with Store.open(tmp_path / "radar.duckdb") as store:
+        ingest(store, folder)
+        classify_pending(store, KeywordClassifier(), "run-1")
+
+        def inputs() -> str:
+            return derived_inputs(store, (taxonomy, analysis), "keyword-test/1", "")
+
+        first = inputs()
+        assert inputs() == first  # nothing changed, same digest
+        store.start_run("run-1", None)
+        assert not derived_stages_current(store, first)  # no run recorded it yet
+        mark_derived_inputs(store, "run-1", first, done=False)  # killed inside the stages
+        store.finish_run("run-1", "abandoned", {}, "{}")
+        assert not derived_stages_current(store, first)
+        store.start_run("run-2", None)
+        mark_derived_inputs(store, "run-2", first, done=True)
+        assert not derived_stages_current(store, first)  # run-2 has not finished
+        store.finish_run("run-2", "succeeded", {}, "{}")
+        assert derived_stages_current(store, first)
+        # A new record, a new prediction, an edited config or another model: a new digest.
+        write_csv(folder, "b.csv", [("2", "waited again", "2026-03-02", "York")])
+        ingest(store, folder)
+        after_ingest = inputs()
+        assert after_ingest != first
+        classify_pending(store, KeywordClassifier(), "run-3")
+        assert inputs() != after_ingest
+        current = inputs()
+        analysis.write_text("silence: {}\n", encoding="utf-8")
+        assert inputs() != current
+        assert derived_inputs(store, (taxonomy, analysis), "another/2", "") != inputs()
+        assert derived_inputs(store, (taxonomy, analysis), "keyword-test/1", "c1") != inputs()

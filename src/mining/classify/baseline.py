@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -11,6 +15,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 from mining.classify.data import Example, LabelIds
+
+
+def baseline_key(data_files: Any, ids: LabelIds, seed: int) -> str:
+    """What the baseline's figures depend on: the data files, the label ids, the seed and this
+    module's code. Two trainings with the same key would fit the same baseline."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(json.dumps([data_files, ids.sentiments, ids.failure_types, ids.responses,
+                              seed], sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
 
 
 @dataclass

@@ -65,9 +65,11 @@ def fit_logistic(features: np.ndarray, target: np.ndarray, seed: int, c: float =
 
 def fit_heads(features: np.ndarray, sentiment: np.ndarray, failure: np.ndarray,
               failure_mask: np.ndarray, response: np.ndarray, response_mask: np.ndarray,
-              n_sentiments: int, seed: int, c: float = 1.0) -> Heads:
+              n_sentiments: int, seed: int, c: float = 1.0,
+              response_c: float | None = None) -> Heads:
     """Refit every head on fixed features; a label is fit on the rows where it is known
-    (sentiment -1 and mask 0 mean unknown), as in training."""
+    (sentiment -1 and mask 0 mean unknown), as in training. `response_c` regularises the
+    response heads apart (default `c`)."""
     from sklearn.linear_model import LogisticRegression
 
     rows = sentiment >= 0
@@ -80,10 +82,11 @@ def fit_heads(features: np.ndarray, sentiment: np.ndarray, failure: np.ndarray,
             model.coef_[0] * (1 if row else -1) / 2)
         biases["sentiment"][int(label)] = model.intercept_[row] if len(model.classes_) > 2 else (
             model.intercept_[0] * (1 if row else -1) / 2)
-    for kind, target, mask in (("failure", failure, failure_mask),
-                               ("response", response, response_mask)):
-        w, b = zip(*(fit_logistic(features[mask[:, j] > 0], target[mask[:, j] > 0, j], seed, c)
-                     for j in range(target.shape[1])), strict=True)
+    for kind, target, mask, kind_c in (("failure", failure, failure_mask, c),
+                                       ("response", response, response_mask,
+                                        c if response_c is None else response_c)):
+        w, b = zip(*(fit_logistic(features[mask[:, j] > 0], target[mask[:, j] > 0, j], seed,
+                                  kind_c) for j in range(target.shape[1])), strict=True)
         weights[kind], biases[kind] = np.stack(w), np.array(b, np.float32)
     return Heads(weights, biases)
 

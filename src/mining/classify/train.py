@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from mining.classify import card, data
-from mining.classify.baseline import TfidfBaseline
+from mining.classify.baseline import TfidfBaseline, baseline_key
 from mining.classify.data import Example, LabelIds
 from mining.classify.encoders import BaseEncoder, resolve_base
 from mining.classify.evaluate import evaluate_frame, headline
@@ -115,6 +115,8 @@ class TrainConfig(BaseModel):
                     "class-balanced logistic regressions on the int8 features; the others keep "
                     "the network's (or the source model's) weights.")
     heads_c: float = Field(0.25, description="Inverse regularisation of the logistic heads.")
+    response_heads_c: float | None = Field(
+        None, description="The response heads' own inverse regularisation (default: heads_c).")
     models_dir: Path = Path("models")
     cache_dir: Path = Path(".cache/base")
     feature_cache_dir: Path = Path(".cache/features")
@@ -290,16 +292,22 @@ class TorchPredictor:
                  heads: Heads) -> None:
         self.model, self.encoder, self.labels, self.heads = model, encoder, labels, heads
 
+        self.pooled: dict[str, np.ndarray] = {}  # each text encoded once across splits
+
     def probabilities(self, texts: Sequence[str], batch_size: int = 32
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        ids = self.encoder.encode(texts)
-        pooled = np.zeros((len(texts), self.heads.weights["sentiment"].shape[1]), np.float32)
+        new = [t for t in dict.fromkeys(texts) if t not in self.pooled]
+        ids = self.encoder.encode(new)
         self.model.eval()
         with torch.inference_mode():
             for batch in length_sorted_batches([len(x) for x in ids], batch_size):
                 inputs = tensor_batch(self.encoder, [ids[i] for i in batch])
                 hidden = self.model.encoder(**inputs).last_hidden_state
-                pooled[batch] = self.model.pool(hidden, inputs["attention_mask"]).numpy()
+                vectors = self.model.pool(hidden, inputs["attention_mask"]).numpy()
+                self.pooled.update(zip((new[i] for i in batch), vectors, strict=True))
+        width = self.heads.weights["sentiment"].shape[1]
+        pooled = (np.stack([self.pooled[t] for t in texts]) if texts
+                  else np.zeros((0, width), np.float32))
         return self.heads.apply(pooled)
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
@@ -558,7 +566,8 @@ def train_model(config_path: Path | None = None, cfg: TrainConfig | None = None)
     (out / "checkpoint").mkdir(parents=True)
     torch.save(model.state_dict(), out / "checkpoint" / "model.pt")
     return finalize(out, cfg, model, base, encoder, datasets,
-                    {"history": history, "train_seconds": round(train_seconds, 1)})
+                    {"history": history, "train_seconds": round(train_seconds, 1)},
+                    command_started=started, previous=_default_metrics(cfg.models_dir))
 
 
 def rebuild_from_checkpoint(model_dir: Path, config_path: Path | None = None) -> Path:
@@ -575,6 +584,15 @@ def rebuild_from_checkpoint(model_dir: Path, config_path: Path | None = None) ->
                     {"history": previous["history"], "train_seconds": previous["train_seconds"]})
 
 
+def _default_metrics(models_dir: Path) -> dict[str, Any] | None:
+    """The current default model's metrics (its baseline figures may be reused), if any."""
+    try:
+        path = default_model_path(models_dir) / "metrics.json"
+    except FileNotFoundError:
+        return None
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def _base_comparison(models_dir: Path) -> dict[str, Any] | None:
     """What `bench/compare_bases.py` recorded next to the models, for the card."""
     path = models_dir / BASE_COMPARISON_FILE
@@ -589,8 +607,9 @@ def feature_cache(cfg: TrainConfig, model_dir: Path, labels: LabelSpace) -> Feat
 
 
 def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncoder,
-             encoder: TextEncoder, datasets: Datasets,
-             training: dict[str, Any]) -> Path:
+             encoder: TextEncoder, datasets: Datasets, training: dict[str, Any], *,
+             command_started: float | None = None,
+             previous: dict[str, Any] | None = None) -> Path:
     """Export int8 ONNX and heads, tune thresholds on dev, evaluate model (int8 and fp32) and
     baseline, write card and metrics. Every text's int8 features go to the feature cache."""
     started = time.perf_counter()
@@ -619,7 +638,8 @@ def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncod
     int8 = CachedPredictor(classifier, heads, labels, cache)
     fp32 = TorchPredictor(model, encoder, labels, heads)
     return write_model(out, cfg, int8, datasets, training, started, {"model_fp32": fp32},
-                       base_description(base))
+                       base_description(base), previous,
+                       command_started=command_started)
 
 
 def refit(heads: Heads, features: np.ndarray, train: list[Example], cfg: TrainConfig) -> Heads:
@@ -628,7 +648,8 @@ def refit(heads: Heads, features: np.ndarray, train: list[Example], cfg: TrainCo
     y = targets(train, ids)
     fitted = fit_heads(features, y["sentiment"].numpy(), y["failure"].numpy(),
                        y["failure_mask"].numpy(), y["response"].numpy(),
-                       y["response_mask"].numpy(), len(ids.sentiments), cfg.seed, cfg.heads_c)
+                       y["response_mask"].numpy(), len(ids.sentiments), cfg.seed, cfg.heads_c,
+                       response_c=cfg.response_heads_c)
     kinds = set(cfg.refit_heads)
     return Heads({k: (fitted if k in kinds else heads).weights[k] for k in heads.weights},
                  {k: (fitted if k in kinds else heads).biases[k] for k in heads.biases})
@@ -642,11 +663,13 @@ def base_description(base: BaseEncoder) -> dict[str, str]:
 def write_model(out: Path, cfg: TrainConfig, int8: CachedPredictor, datasets: Datasets,
                 training: dict[str, Any], started: float,
                 others: dict[str, Any], base: dict[str, str],
-                previous: dict[str, Any] | None = None) -> Path:
+                previous: dict[str, Any] | None = None, *,
+                command_started: float | None = None) -> Path:
     """Thresholds tuned on dev (int8 features), evaluation, labels, metrics, card, DEFAULT.
 
-    The TF-IDF baseline's figures are taken from `previous` (the source model's metrics) when
-    it was trained on the same data files, since refitting it would give the same numbers."""
+    The TF-IDF baseline's figures are taken from `previous` (another model's metrics) when its
+    `baseline_key` matches (same data files, labels, seed and baseline code), since refitting
+    it would give the same numbers."""
     train, dev, validation, files = datasets
     labels = int8.labels
     ids = cfg.label_ids()
@@ -656,8 +679,12 @@ def write_model(out: Path, cfg: TrainConfig, int8: CachedPredictor, datasets: Da
     labels.save(out / LABELS_FILE)
     for predictor in others.values():
         predictor.labels = labels
-    same_data = (previous is not None and previous.get("data_files") == files
+    key = baseline_key(files, ids, cfg.seed)
+    same_data = (previous is not None and previous.get("baseline_key") == key
                  and set(previous["validation"]) >= set(validation))
+    if same_data:
+        log.info("baseline: figures reused from %s/%s (same data, labels, seed and code)",
+                 previous["name"], previous["version"])  # type: ignore[index]
     baseline = None if same_data else TfidfBaseline(cfg.seed, ids).fit(train)
     evaluation: dict[str, Any] = {}
     for name, examples in validation.items():
@@ -680,6 +707,7 @@ def write_model(out: Path, cfg: TrainConfig, int8: CachedPredictor, datasets: Da
         "base": base,
         "config": json.loads(cfg.model_dump_json()),
         "data_files": files,
+        "baseline_key": key,
         "training_examples": {ds: sum(e.dataset == ds for e in train)
                               for ds in sorted({e.dataset for e in train})},
         **training,
@@ -691,6 +719,8 @@ def write_model(out: Path, cfg: TrainConfig, int8: CachedPredictor, datasets: Da
         "good": good,
         "base_comparison": _base_comparison(cfg.models_dir),
     }
+    if command_started is not None:  # the whole command, as a user waits for it
+        metrics["command_seconds"] = round(time.perf_counter() - command_started, 1)
     card.write(out, metrics)
     if good:
         (cfg.models_dir / "DEFAULT").write_text(f"{cfg.name}/{out.name}\n", encoding="utf-8")
@@ -757,6 +787,6 @@ def refit_heads(config_path: Path | None = None, model_dir: Path | None = None,
     int8 = CachedPredictor(FeedbackClassifier.load(out, cfg.threads), heads, labels,
                            feature_cache(cfg, out, labels))
     return write_model(out, cfg, int8, datasets, training, started, {}, previous["base"],
-                       previous)
+                       previous, command_started=started)
 
 

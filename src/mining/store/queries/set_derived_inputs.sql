@@ -1,0 +1,1 @@
+UPDATE runs SET derived_inputs = $2 WHERE run_id = $1
