@@ -71,7 +71,7 @@ def main() -> None:
         cache.features(texts, lambda chunk: np.stack([vector_of[t] for t in chunk]))
 
         db = work / "radar.duckdb"
-        s, f, r = classifier.heads.apply(base_features) if classifier.heads else (None,) * 3
+        s, f, r = classifier.heads.apply(base_features, base) if classifier.heads else (None,) * 3
         assert s is not None and f is not None and r is not None
         labels = classifier.labels
         now = datetime(2026, 12, 1)

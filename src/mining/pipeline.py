@@ -192,7 +192,8 @@ def classify_pending(store: Store, classifier: Classifier, run_id: str, *, chunk
     if predict_many is None:
         def predict_many(texts: list[str]) -> Sequence[PredictionLike]:
             if isinstance(classifier, TaxonomyClassifier):
-                return classifier.predict_features(classifier.features(texts, encode_many))
+                return classifier.predict_features(classifier.features(texts, encode_many),
+                                                   texts)
             return classifier.predict(texts, batch_size=batch_size)
     elif by_features:
         raise ValueError("a TaxonomyClassifier takes encode_many, not predict_many")

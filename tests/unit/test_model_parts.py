@@ -54,3 +54,54 @@ def test_a_disabled_label_is_never_predicted_nor_scored() -> None:
     assert set(prediction.failure_scores) == {"waiting"}
     assert prediction.responses == ["voice"]
     assert set(prediction.response_scores) == {"voice"}
+
+
+def test_response_heads_take_their_own_regularisation() -> None:
+    from mining.classify.heads import fit_heads
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 8)).astype(np.float32)
+    sentiment = (x[:, 0] > 0).astype(int)
+    failure = (x[:, 1:3] > 0).astype(np.float32)
+    response = (x[:, 3:5] > 0).astype(np.float32)
+    ones_f, ones_r = np.ones_like(failure), np.ones_like(response)
+    same = fit_heads(x, sentiment, failure, ones_f, response, ones_r, 2, 13, c=1.0)
+    default = fit_heads(x, sentiment, failure, ones_f, response, ones_r, 2, 13, c=1.0,
+                        response_c=None)
+    strong = fit_heads(x, sentiment, failure, ones_f, response, ones_r, 2, 13, c=1.0,
+                       response_c=0.01)
+    assert np.array_equal(same.weights["response"], default.weights["response"])
+    assert np.array_equal(strong.weights["failure"], same.weights["failure"])
+    assert (np.abs(strong.weights["response"]).sum()
+            < 0.5 * np.abs(same.weights["response"]).sum())
+
+
+def test_the_baseline_key_changes_with_its_data_rows_labels_and_seed(repo_root: Path) -> None:
+    from mining.classify.baseline import baseline_key
+    from mining.classify.data import LabelIds
+    from mining.taxonomy import Taxonomy
+
+    ids = LabelIds.of(Taxonomy.load(repo_root / "config" / "taxonomy.yaml"))
+    files = [{"path": "data/labels/corpus.csv", "sha256": "ab", "rows": 3}]
+    rows = ["corpus:c1", "corpus:c2"]
+    key = baseline_key(files, ids, 13, rows)
+    assert baseline_key([dict(files[0])], ids, 13, list(rows)) == key
+    assert baseline_key([dict(files[0], sha256="cd")], ids, 13, rows) != key
+    assert baseline_key(files, ids, 14, rows) != key
+    assert baseline_key(files, ids, 13, rows[:1]) != key  # fewer rows (smaller caps)
+    renamed = LabelIds(ids.sentiments, ["late" if t == "waiting" else t
+                                        for t in ids.failure_types], ids.responses)
+    assert baseline_key(files, renamed, 13, rows) != key
+
+
+def test_the_card_gives_the_whole_training_command_time() -> None:
+    from mining.classify.card import _training_time
+
+    metrics = {"train_seconds": 1229.4, "command_seconds": 1480.0,
+               "history": [{"seconds": 352.0}, {"seconds": 397.0}]}
+    line = _training_time(metrics)
+    assert "fine-tuning 1229 s (2 epochs: 352 s, 397 s)" in line and "**1480 s**" in line
+    refit = _training_time(metrics | {"heads_only": {"encoder_from": "radar-e5/1",
+                                                     "seconds_to_fit": 20.0},
+                                      "command_seconds": 41.0})
+    assert "41 s in all" in refit and "radar-e5/1" in refit

@@ -10,19 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion
 
 from mining.classify.data import Example, LabelIds
+from mining.classify.lexical import LexicalFeatures
 
 
-def baseline_key(data_files: Any, ids: LabelIds, seed: int) -> str:
-    """What the baseline's figures depend on: the data files, the label ids, the seed and this
-    module's code. Two trainings with the same key would fit the same baseline."""
+def baseline_key(data_files: Any, ids: LabelIds, seed: int, train_ids: Sequence[str]) -> str:
+    """What the baseline's figures depend on: the data files, the training rows, the label ids,
+    the seed and this module's code. Two trainings with the same key fit the same baseline."""
     digest = hashlib.sha256(Path(__file__).read_bytes())
     digest.update(json.dumps([data_files, ids.sentiments, ids.failure_types, ids.responses,
-                              seed], sort_keys=True, default=str).encode())
+                              seed, list(train_ids)], sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
 
 
@@ -38,12 +37,7 @@ class TfidfBaseline:
 
     def __init__(self, seed: int, ids: LabelIds) -> None:
         self.ids = ids
-        self.features = FeatureUnion([
-            ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                      max_features=100_000)),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=2,
-                                      sublinear_tf=True, max_features=100_000)),
-        ])
+        self.features: LexicalFeatures | None = None
         self.seed = seed
         self.sentiment: LogisticRegression | None = None
         self.failure: dict[str, LogisticRegression | None] = {}
@@ -59,7 +53,8 @@ class TfidfBaseline:
         return model
 
     def fit(self, examples: Sequence[Example]) -> TfidfBaseline:
-        x = self.features.fit_transform([e.text for e in examples])
+        texts = [e.text for e in examples]
+        self.features, x = LexicalFeatures.fit_transform(texts)
         rows = [i for i, e in enumerate(examples) if e.sentiment]
         self.sentiment = LogisticRegression(max_iter=2000, C=4.0, random_state=self.seed)
         self.sentiment.fit(x[rows], [examples[i].sentiment for i in rows])
@@ -74,7 +69,7 @@ class TfidfBaseline:
         return self
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[BaselinePrediction]:
-        assert self.sentiment is not None, "fit the baseline first"
+        assert self.sentiment is not None and self.features is not None, "fit the baseline first"
         x = self.features.transform(list(texts))
         sentiments = self.sentiment.predict(x)
 

@@ -55,8 +55,10 @@ def _training_time(metrics: dict[str, Any]) -> str:
         return (f"- training time on this machine (2 CPU cores): this version refit only the "
                 f"heads on the encoder of {metrics['heads_only']['encoder_from']} "
                 f"(`mining train --heads-only`), {refit:.0f} s in all; that encoder was "
-                f"fine-tuned in {metrics['train_seconds']:.0f} s "
-                f"({epochs})")
+                f"fine-tuned in {metrics['train_seconds']:.0f} s ({epochs})"
+                + (f", its whole `mining train` {encoder_whole:.0f} s"
+                   if (encoder_whole := metrics["heads_only"].get("encoder_command_seconds"))
+                   else ""))
     line = (f"- training time on this machine (2 CPU cores): fine-tuning "
             f"{metrics['train_seconds']:.0f} s ({epochs})")
     if whole:
@@ -219,6 +221,11 @@ def render(metrics: dict[str, Any]) -> str:
         f"- base model: {base['description']} — from the PyPI package `{base['package']}` "
         f"{base['version']} (no download at run time)",
         _training_time(metrics),
+        *(["- response heads: one logistic regression per response on the pooled features and "
+           "the text's TF-IDF word and character n-grams (`lexical.json`), which carry to "
+           "domains the heads never saw better than either alone "
+           "(`bench/heads_domain_holdout.py`)"]
+          if metrics["config"].get("lexical_responses") else []),
         f"- inference (8-bit ONNX, 2 threads) on the airline validation tweets: "
         f"{metrics['speed_int8_airline_validation']['texts_per_second']} texts/s "
         + ("(full benchmark below)" if metrics.get("speed_benchmark") else

@@ -94,7 +94,7 @@ class CachedPredictor:
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 32
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.heads.apply(self.features(texts))
+        return self.heads.apply(self.features(texts), texts)
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
         return decode(self.labels, *self.probabilities(texts, batch_size))

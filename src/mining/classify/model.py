@@ -194,7 +194,8 @@ class FeedbackClassifier:
                 for name, value in zip(names, results, strict=True):
                     out[name][batch] = value
         if self.heads is not None:
-            out["sentiment"], out["failure"], out["response"] = self.heads.apply(out["pooled"])
+            out["sentiment"], out["failure"], out["response"] = self.heads.apply(out["pooled"],
+                                                                                 texts)
         return out
 
     def pooled(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:

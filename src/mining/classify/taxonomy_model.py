@@ -77,11 +77,12 @@ class TaxonomyClassifier:
     def custom_scores(self, pooled: np.ndarray) -> dict[str, np.ndarray]:
         return {name: head.scores(pooled) for name, head in self.heads.items()}
 
-    def predict_features(self, pooled: np.ndarray) -> list[Prediction]:
-        """Predictions from pooled features (the model's heads, then the custom ones)."""
+    def predict_features(self, pooled: np.ndarray, texts: Sequence[str]) -> list[Prediction]:
+        """Predictions from the texts' pooled features (the model's heads, then the custom
+        ones); the texts feed the heads that read n-grams."""
         if self.classifier.heads is None:
             raise ValueError(f"{self.version} has its heads inside the graph")
-        return self._finish(decode(self.labels, *self.classifier.heads.apply(pooled)),
+        return self._finish(decode(self.labels, *self.classifier.heads.apply(pooled, texts)),
                             self.custom_scores(pooled) if len(pooled) else {})
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
@@ -91,7 +92,7 @@ class TaxonomyClassifier:
                                                     {}), strict=True))
         else:
             pooled = self.features(unique, lambda t: self.classifier.pooled(t, batch_size))
-            by_text = dict(zip(unique, self.predict_features(pooled), strict=True))
+            by_text = dict(zip(unique, self.predict_features(pooled, unique), strict=True))
         return [by_text[text] for text in texts]
 
     def _finish(self, predictions: list[Prediction],

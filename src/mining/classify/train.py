@@ -34,6 +34,7 @@ from mining.classify.evaluate import evaluate_frame, headline
 from mining.classify.export import export_onnx, heads_of, quantize_onnx
 from mining.classify.features import CachedPredictor, FeatureCache, file_digest
 from mining.classify.heads import HEADS_FILE, Heads, fit_heads
+from mining.classify.lexical import LexicalFeatures
 from mining.classify.model import (
     LABELS_FILE,
     ONNX_FILE,
@@ -117,6 +118,8 @@ class TrainConfig(BaseModel):
     heads_c: float = Field(0.25, description="Inverse regularisation of the logistic heads.")
     response_heads_c: float | None = Field(
         None, description="The response heads' own inverse regularisation (default: heads_c).")
+    lexical_responses: bool = Field(
+        False, description="Response heads read TF-IDF n-grams beside the pooled features.")
     models_dir: Path = Path("models")
     cache_dir: Path = Path(".cache/base")
     feature_cache_dir: Path = Path(".cache/features")
@@ -308,7 +311,7 @@ class TorchPredictor:
         width = self.heads.weights["sentiment"].shape[1]
         pooled = (np.stack([self.pooled[t] for t in texts]) if texts
                   else np.zeros((0, width), np.float32))
-        return self.heads.apply(pooled)
+        return self.heads.apply(pooled, texts)
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
         return decode(self.labels, *self.probabilities(texts, batch_size))
@@ -643,16 +646,19 @@ def finalize(out: Path, cfg: TrainConfig, model: MultiHeadModel, base: BaseEncod
 
 
 def refit(heads: Heads, features: np.ndarray, train: list[Example], cfg: TrainConfig) -> Heads:
-    """`heads` with the kinds in `cfg.refit_heads` refit as logistic regressions."""
+    """`heads` with the kinds in `cfg.refit_heads` refit as logistic regressions (the response
+    heads on pooled features and TF-IDF n-grams when `cfg.lexical_responses`)."""
     ids = cfg.label_ids()
     y = targets(train, ids)
+    lexical = None
+    if cfg.lexical_responses and "response" in cfg.refit_heads:
+        texts = [e.text for e in train]
+        lexical = LexicalFeatures.fit_transform(texts)
     fitted = fit_heads(features, y["sentiment"].numpy(), y["failure"].numpy(),
                        y["failure_mask"].numpy(), y["response"].numpy(),
                        y["response_mask"].numpy(), len(ids.sentiments), cfg.seed, cfg.heads_c,
-                       response_c=cfg.response_heads_c)
-    kinds = set(cfg.refit_heads)
-    return Heads({k: (fitted if k in kinds else heads).weights[k] for k in heads.weights},
-                 {k: (fitted if k in kinds else heads).biases[k] for k in heads.biases})
+                       response_c=cfg.response_heads_c, lexical=lexical)
+    return heads.with_kinds(fitted, set(cfg.refit_heads))
 
 
 def base_description(base: BaseEncoder) -> dict[str, str]:
@@ -679,7 +685,7 @@ def write_model(out: Path, cfg: TrainConfig, int8: CachedPredictor, datasets: Da
     labels.save(out / LABELS_FILE)
     for predictor in others.values():
         predictor.labels = labels
-    key = baseline_key(files, ids, cfg.seed)
+    key = baseline_key(files, ids, cfg.seed, [e.uid for e in train])
     same_data = (previous is not None and previous.get("baseline_key") == key
                  and set(previous["validation"]) >= set(validation))
     if same_data:
@@ -762,7 +768,8 @@ def refit_heads(config_path: Path | None = None, model_dir: Path | None = None,
                              f"taxonomy's built-in types are {ids.failure_types}: merged or new "
                              "types need the failure head refit (add `failure` to refit_heads)")
         order = [current.index(t) for t in ids.failure_types]
-        source_heads = Heads(dict(source_heads.weights), dict(source_heads.biases))
+        source_heads = Heads(dict(source_heads.weights), dict(source_heads.biases),
+                             source_heads.lexical, source_heads.response_lexical)
         source_heads.weights["failure"] = source_heads.weights["failure"][order]
         source_heads.biases["failure"] = source_heads.biases["failure"][order]
     labels.failure_types = list(ids.failure_types)
@@ -783,7 +790,10 @@ def refit_heads(config_path: Path | None = None, model_dir: Path | None = None,
     training = {"history": previous.get("history", []),
                 "train_seconds": previous.get("train_seconds"),
                 "heads_only": {"encoder_from": f"{previous['name']}/{previous['version']}",
-                               "seconds_to_fit": fit_seconds}}
+                               "seconds_to_fit": fit_seconds,
+                               "encoder_command_seconds": previous.get(
+                                   "command_seconds",
+                                   previous.get("heads_only", {}).get("encoder_command_seconds"))}}
     int8 = CachedPredictor(FeedbackClassifier.load(out, cfg.threads), heads, labels,
                            feature_cache(cfg, out, labels))
     return write_model(out, cfg, int8, datasets, training, started, {}, previous["base"],
