@@ -38,6 +38,6 @@ def sample_read_copy(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) 
         [sys.executable, "-m", "mining.cli", "run", "--db", str(root / "radar.duckdb"),
          "--read-copy", str(read_copy)],
         cwd=repo_root, capture_output=True, text=True, timeout=900,
-        env={**os.environ, "PREFECT_HOME": str(root / "prefect-home")})
+        env=dict(os.environ))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return read_copy

@@ -61,8 +61,7 @@ sources:
     config = tmp_path / "config"
     config.mkdir()
     shutil.copyfile(repo_root / "config" / "taxonomy.yaml", config / "taxonomy.yaml")
-    return {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"),
-            "MINING_SOURCES_CONFIG": str(tmp_path / "sources.yaml"),
+    return {**os.environ, "MINING_SOURCES_CONFIG": str(tmp_path / "sources.yaml"),
             "MINING_DB_PATH": str(tmp_path / "radar.duckdb"),
             "MINING_READ_COPY_PATH": str(tmp_path / "radar_read.duckdb"),
             "MINING_TAXONOMY_PATH": str(config / "taxonomy.yaml"),

@@ -83,8 +83,7 @@ sources:
 
 
 def mining(repo: Path, tmp: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    env = dict(os.environ, PREFECT_HOME=str(tmp / "prefect-home"),
-               MINING_FEATURE_CACHE_DIR=str(tmp / "features"),
+    env = dict(os.environ, MINING_FEATURE_CACHE_DIR=str(tmp / "features"),
                MINING_READ_COPY_PATH=str(tmp / "radar_read.duckdb"), COLUMNS="200",
                **(env or {}))
     done = subprocess.run([sys.executable, "-m", "mining.cli", *args], cwd=repo, env=env,

@@ -225,7 +225,7 @@ managers:
 default_manager: duty
 """, encoding="utf-8")
     env = dict(os.environ)
-    env.update(PREFECT_HOME=str(tmp / "prefect-home"), MINING_CLASSIFY_CHUNK_SIZE="16",
+    env.update(MINING_CLASSIFY_CHUNK_SIZE="16",
                MINING_INGEST_BATCH_ROWS="25", MINING_TORCH_THREADS="1",
                MINING_ALERTS_CONFIG=str(alerts), MINING_PSEUDONYM_KEY="fault-suite-key")
     return env

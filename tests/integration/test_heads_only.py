@@ -27,6 +27,7 @@ def test_heads_only_refit_reuses_the_encoder_and_its_features(
     cfg.data.corpus = repo_root / "data" / "labels" / "corpus.csv"
     cfg.data.airline_max, cfg.data.restaurants_max, cfg.data.chinese_max = 1500, 600, 600
     cfg.data.dev_max_per_set = 300
+    cfg.compare_baseline = False  # the refit is under test, not the baseline's figures
 
     started = time.perf_counter()
     first = refit_heads(model_dir=model_dir, cfg=cfg)
@@ -57,5 +58,9 @@ def test_heads_only_refit_reuses_the_encoder_and_its_features(
     np.testing.assert_allclose(refit.pooled(texts), shipped.pooled(texts), atol=1e-6)
     assert refit.heads is not None and shipped.heads is not None
     assert not np.array_equal(refit.heads.weights["failure"], shipped.heads.weights["failure"])
+    # The response heads read n-grams too: refit with them, saved beside them, used by predict.
+    assert refit.heads.lexical is not None and (second / "lexical.json").is_file()
+    assert refit.heads.response_lexical is not None
+    assert np.abs(refit.heads.response_lexical).sum() > 0
     predictions = refit.predict(texts)
     assert predictions[0].sentiment == "negative" and predictions[1].sentiment == "positive"

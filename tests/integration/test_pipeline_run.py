@@ -26,7 +26,7 @@ def run_command(repo: Path, config: Path, db: Path) -> list[str]:
 
 def run_env(tmp: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(PREFECT_HOME=str(tmp / "prefect-home"), MINING_CLASSIFY_CHUNK_SIZE="32", **extra)
+    env.update(MINING_CLASSIFY_CHUNK_SIZE="32", **extra)
     return env
 
 

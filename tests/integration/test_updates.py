@@ -75,8 +75,7 @@ sources:
 
 
 def run(repo: Path, config: Path, db: Path, tmp: Path) -> str:
-    env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect-home"),
-           "MINING_PSEUDONYM_KEY": "integration-test-key"}
+    env = {**os.environ, "MINING_PSEUDONYM_KEY": "integration-test-key"}
     done = subprocess.run(
         [sys.executable, "-m", "mining.cli", "run", "--sources", str(config), "--db", str(db),
          "--read-copy", str(db.with_name("read.duckdb"))],

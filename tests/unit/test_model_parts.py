@@ -78,17 +78,22 @@ def test_response_heads_take_their_own_regularisation() -> None:
 
 def test_the_baseline_key_changes_with_its_data_rows_labels_and_seed(repo_root: Path) -> None:
     from mining.classify.baseline import baseline_key
-    from mining.classify.data import LabelIds
+    from mining.classify.data import Example, LabelIds
     from mining.taxonomy import Taxonomy
 
     ids = LabelIds.of(Taxonomy.load(repo_root / "config" / "taxonomy.yaml"))
     files = [{"path": "data/labels/corpus.csv", "sha256": "ab", "rows": 3}]
-    rows = ["corpus:c1", "corpus:c2"]
+    rows = [Example("corpus:c1", "corpus_train", "we waited an hour", "en", "negative",
+                    {"waiting": 1}, {"voice": 0}),
+            Example("corpus:c2", "corpus_train", "lovely room", "en", "positive")]
     key = baseline_key(files, ids, 13, rows)
     assert baseline_key([dict(files[0])], ids, 13, list(rows)) == key
     assert baseline_key([dict(files[0], sha256="cd")], ids, 13, rows) != key
     assert baseline_key(files, ids, 14, rows) != key
     assert baseline_key(files, ids, 13, rows[:1]) != key  # fewer rows (smaller caps)
+    corrected = Example("corpus:c1", "corpus_train", "we waited an hour", "en", "negative",
+                        {"waiting": 1}, {"voice": 1})
+    assert baseline_key(files, ids, 13, [corrected, rows[1]]) != key  # a correction
     renamed = LabelIds(ids.sentiments, ["late" if t == "waiting" else t
                                         for t in ids.failure_types], ids.responses)
     assert baseline_key(files, renamed, 13, rows) != key

@@ -16,12 +16,16 @@ from mining.classify.data import Example, LabelIds
 from mining.classify.lexical import LexicalFeatures
 
 
-def baseline_key(data_files: Any, ids: LabelIds, seed: int, train_ids: Sequence[str]) -> str:
-    """What the baseline's figures depend on: the data files, the training rows, the label ids,
-    the seed and this module's code. Two trainings with the same key fit the same baseline."""
+def baseline_key(data_files: Any, ids: LabelIds, seed: int, train: Sequence[Example]) -> str:
+    """What the baseline's figures depend on: the data files, the training rows and their labels
+    (corrections change labels, not rows), the label ids, the seed and this module's code. Two
+    trainings with the same key fit the same baseline."""
     digest = hashlib.sha256(Path(__file__).read_bytes())
     digest.update(json.dumps([data_files, ids.sentiments, ids.failure_types, ids.responses,
-                              seed, list(train_ids)], sort_keys=True, default=str).encode())
+                              seed], sort_keys=True, default=str).encode())
+    for e in train:
+        digest.update(json.dumps([e.uid, e.text, e.sentiment, e.failures, e.responses],
+                                 sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
 

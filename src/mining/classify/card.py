@@ -75,7 +75,7 @@ def _bars(metrics: dict[str, Any]) -> list[str]:
             lines.append(f"| {label} | ≥ {target} | not measured (no such split) | – | no |")
             continue
         model = _get(entry["model_int8"], head, metric)
-        baseline = _get(entry["baseline_tfidf_lr"], head, metric)
+        baseline = _get(entry.get("baseline_tfidf_lr", {}), head, metric)
         met = "yes" if model is not None and model >= target else "**no**"
         lines.append(f"| {label} | ≥ {target} | {_fmt(model)} | {_fmt(baseline)} | {met} |")
     return lines
@@ -99,7 +99,7 @@ def _shortfalls(metrics: dict[str, Any]) -> list[str]:
     for split, entry in metrics["validation"].items():
         for label, head, metric in HEADLINES:
             model = _get(entry["model_int8"], head, metric)
-            baseline = _get(entry["baseline_tfidf_lr"], head, metric)
+            baseline = _get(entry.get("baseline_tfidf_lr", {}), head, metric)
             if model is not None and baseline is not None and baseline > model:
                 lines.append(f"- The TF-IDF baseline beats the model on {split} {label}: "
                              f"{_fmt(baseline)} vs {_fmt(model)}.")
@@ -139,7 +139,7 @@ def _side_by_side(name: str, entry: dict[str, Any]) -> list[str]:
     for head, title in (("sentiment", "per class"), ("failure_types", "per failure type"),
                         ("response", "per response")):
         model = entry["model_int8"].get(head)
-        base = entry["baseline_tfidf_lr"].get(head)
+        base = entry.get("baseline_tfidf_lr", {}).get(head)
         if not model:
             continue
         per = model.get("per_class") or model.get("per_label")
@@ -150,7 +150,7 @@ def _side_by_side(name: str, entry: dict[str, Any]) -> list[str]:
             if m["n"] == 0 and m.get("predicted", 0) == 0:
                 continue
             lines.append(f"| {label} | {m['n']} | {m['precision']:.3f} | {m['recall']:.3f} | "
-                         f"{m['f1']:.3f} | {per_base.get(label, {}).get('f1', 0):.3f} |")
+                         f"{m['f1']:.3f} | {_fmt(per_base.get(label, {}).get('f1'))} |")
         lines.append("")
     return lines
 
