@@ -120,23 +120,20 @@ def fit_heads(features: np.ndarray, sentiment: np.ndarray, failure: np.ndarray,
                               failure[failure_mask[:, j] > 0, j], seed, c)
                  for j in range(failure.shape[1])), strict=True)
     weights["failure"], biases["failure"] = np.stack(w), np.array(b, np.float32)
-    kind_c = c if response_c is None else response_c
-    if lexical is None:
-        w, b = zip(*(fit_logistic(features[response_mask[:, j] > 0],
-                                  response[response_mask[:, j] > 0, j], seed, kind_c)
-                     for j in range(response.shape[1])), strict=True)
-        weights["response"], biases["response"] = np.stack(w), np.array(b, np.float32)
-        return Heads(weights, biases)
-    vectoriser, matrix = lexical
-    joint = sparse.hstack([sparse.csr_matrix(features * pooled_scale), matrix], format="csr")
-    width = features.shape[1]
-    w, b = zip(*(fit_logistic(joint[response_mask[:, j] > 0],
-                              response[response_mask[:, j] > 0, j], seed, kind_c)
+    # With n-grams, one regression per response on [pooled_scale × pooled, TF-IDF], split after.
+    inputs = features if lexical is None else sparse.hstack(
+        [sparse.csr_matrix(features * pooled_scale), lexical[1]], format="csr")
+    w, b = zip(*(fit_logistic(inputs[response_mask[:, j] > 0],
+                              response[response_mask[:, j] > 0, j], seed,
+                              c if response_c is None else response_c)
                  for j in range(response.shape[1])), strict=True)
-    stacked = np.stack(w)
+    stacked, biases["response"] = np.stack(w), np.array(b, np.float32)
+    if lexical is None:
+        weights["response"] = stacked
+        return Heads(weights, biases)
+    width = features.shape[1]
     weights["response"] = (stacked[:, :width] * pooled_scale).astype(np.float32)
-    biases["response"] = np.array(b, np.float32)
-    return Heads(weights, biases, vectoriser, stacked[:, width:].astype(np.float32))
+    return Heads(weights, biases, lexical[0], stacked[:, width:].astype(np.float32))
 
 
 def from_linear(layers: Sequence[tuple[np.ndarray, np.ndarray]]) -> Heads:

@@ -38,11 +38,6 @@ class LexicalFeatures:
         self.vectorisers = vectorisers
 
     @classmethod
-    def fit(cls, texts: Sequence[str], min_df: int = 2,
-            max_features: int = MAX_FEATURES) -> LexicalFeatures:
-        return cls.fit_transform(texts, min_df, max_features)[0]
-
-    @classmethod
     def fit_transform(cls, texts: Sequence[str], min_df: int = 2,
                       max_features: int = MAX_FEATURES
                       ) -> tuple[LexicalFeatures, sparse.csr_matrix]:
@@ -52,10 +47,6 @@ class LexicalFeatures:
                        for name, options in _settings().items()}
         parts = [v.fit_transform(list(texts)) for v in vectorisers.values()]
         return cls(vectorisers), sparse.hstack(parts, format="csr")
-
-    @property
-    def width(self) -> int:
-        return sum(len(v.vocabulary_) for v in self.vectorisers.values())
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         return sparse.hstack([v.transform(list(texts)) for v in self.vectorisers.values()],

@@ -175,9 +175,11 @@ class FeedbackClassifier:
                 shutil.copy2(path, target / path.name)
         return target
 
-    def outputs(self, texts: Sequence[str], batch_size: int = 32) -> dict[str, np.ndarray]:
+    def outputs(self, texts: Sequence[str], batch_size: int = 32,
+                scores: bool = True) -> dict[str, np.ndarray]:
         """Sentiment, failure and response probabilities, and the pooled features when the
-        model has a heads file; one row per text, input order."""
+        model has a heads file; one row per text, input order. `scores=False` leaves the
+        heads out (their n-grams cost time when only the features are wanted)."""
         names = [o.name for o in self.session.get_outputs()]
         widths = {"sentiment": len(self.labels.sentiments),
                   "failure": len(self.labels.failure_types),
@@ -193,7 +195,7 @@ class FeedbackClassifier:
                                                    "attention_mask": mask})
                 for name, value in zip(names, results, strict=True):
                     out[name][batch] = value
-        if self.heads is not None:
+        if self.heads is not None and scores:
             out["sentiment"], out["failure"], out["response"] = self.heads.apply(out["pooled"],
                                                                                  texts)
         return out
@@ -203,7 +205,7 @@ class FeedbackClassifier:
         if self.heads is None:
             raise ValueError(f"{self.version} has its heads inside the graph and exports no "
                              "features: retrain it with `mining train`")
-        return self.outputs(texts, batch_size)["pooled"]
+        return self.outputs(texts, batch_size, scores=False)["pooled"]
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 32
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
