@@ -38,8 +38,9 @@ demo: install
 	$(BIN)/mining run
 	$(BIN)/mining report --out data/report.html
 
+# Two pytest-xdist workers, one test module each at a time (its fixtures are built once).
 test: install browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check --no-cache src tests flows scripts bench
