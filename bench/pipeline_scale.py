@@ -196,6 +196,9 @@ def main() -> None:
     first = run(args.workdir, sources)
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     second = run(args.workdir, sources)
+    if second["classified"]:
+        raise SystemExit(f"the rerun on unchanged input classified {second['classified']} "
+                         "texts: it must do no model work")
     stages = first["stage_seconds"]
     assert isinstance(stages, dict)
     per_stage = {name: round(args.rows / s, 1) if s else None for name, s in stages.items()}
