@@ -39,18 +39,26 @@ from mining.store.db import Store
 pytestmark = pytest.mark.integration
 
 
+def refit_config(repo_root: Path, shared_data: Path, tmp_path: Path,
+                 feature_cache_dir: Path) -> TrainConfig:
+    """The default recipe on reduced public sets, for heads-only refits under test (the
+    refit is what is tested, not the TF-IDF baseline's figures)."""
+    cfg = TrainConfig.load(repo_root / "config" / "train.yaml")
+    cfg.models_dir = tmp_path / "models"
+    cfg.feature_cache_dir = feature_cache_dir
+    cfg.data.shared = shared_data
+    cfg.data.airline_max, cfg.data.restaurants_max, cfg.data.chinese_max = 1500, 600, 600
+    cfg.data.dev_max_per_set = 300
+    cfg.compare_baseline = False
+    return cfg
+
+
 def test_heads_only_refit_reuses_the_encoder_and_its_features(
         repo_root: Path, model_dir: Path, shared_data: Path, tmp_path: Path,
         training_feature_cache: Path) -> None:
-    cfg = TrainConfig.load(repo_root / "config" / "train.yaml")
-    cfg.models_dir = tmp_path / "models"
-    cfg.feature_cache_dir = training_feature_cache
-    cfg.data.shared = shared_data
+    cfg = refit_config(repo_root, shared_data, tmp_path, training_feature_cache)
     cfg.data.gold = repo_root / "data" / "labels" / "gold.csv"
     cfg.data.corpus = repo_root / "data" / "labels" / "corpus.csv"
-    cfg.data.airline_max, cfg.data.restaurants_max, cfg.data.chinese_max = 1500, 600, 600
-    cfg.data.dev_max_per_set = 300
-    cfg.compare_baseline = False  # the refit is under test, not the baseline's figures
 
     started = time.perf_counter()
     first = refit_heads(model_dir=model_dir, cfg=cfg)
@@ -139,16 +147,11 @@ def test_corrections_raise_the_weakened_heads_dev_f1(
     corpus[~aside].to_csv(weakened, index=False)
     corrections = tmp_path / "labels" / "corrections.csv"
 
-    cfg = TrainConfig.load(repo_root / "config" / "train.yaml")
-    cfg.models_dir = tmp_path / "models"
-    cfg.feature_cache_dir = training_feature_cache  # the heads-only test's texts are there
-    cfg.data.shared = shared_data
+    # The heads-only test's texts are in the session's feature cache.
+    cfg = refit_config(repo_root, shared_data, tmp_path, training_feature_cache)
     cfg.data.gold = None
     cfg.data.corpus = weakened
     cfg.data.corrections = corrections
-    cfg.data.airline_max, cfg.data.restaurants_max, cfg.data.chinese_max = 1500, 600, 600
-    cfg.data.dev_max_per_set = 300
-    cfg.compare_baseline = False  # the refit is under test, not the baseline's figures
 
     started = time.perf_counter()
     weak = refit_heads(model_dir=model_dir, cfg=cfg)
