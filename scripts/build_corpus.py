@@ -38,7 +38,9 @@ ANNOTATOR = "claude (AI assistant acting as annotator, helper session {batch})"
 LABELLED_AT = "2026-12-01"
 # Guide version 3 (the clarifications) was written after the first batches came back; the
 # batches started after it, and the adjudication, followed it.
-V3_BATCHES = {f"c{n:02d}" for n in range(46, 63)} | {"d07", "d08", "s02", "adjudicated"}
+# The second supplement (`uNN`, second pass `d09`) was labelled by version 3 too.
+V3_BATCHES = ({f"c{n:02d}" for n in range(46, 63)} | {f"u{n:02d}" for n in range(1, 7)}
+              | {"d07", "d08", "d09", "s02", "adjudicated"})
 COLUMNS = ["id", "origin", "origin_file", "origin_row", "strategy", "language", "text",
            "sentiment", "failure_types", "response", "split", "labeller", "labelled_at", "notes",
            "domain", "guide_version"]
@@ -133,7 +135,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=Path, default=Path("data/labels"))
     parser.add_argument("--disagreements", type=Path, default=None,
-                        help="write the doubly labelled rows whose labels differ, for review")
+                        help="write the doubly labelled rows whose labels differ and that no "
+                        "adjudication file decides yet, in the adjudicator's format")
     parser.add_argument("--partial", action="store_true",
                         help="build from the batches labelled so far")
     args = parser.parse_args()
@@ -147,9 +150,18 @@ def main() -> None:
                    | (both["failure_types_a"] != both["failure_types_b"])
                    | (both["response_a"] != both["response_b"])]
     if args.disagreements:
-        table = differs.merge(candidates[["id", "domain", "language", "text"]], on="id")
-        table.to_csv(args.disagreements, index=False)
-        print(f"{len(table)} of {len(both)} doubly labelled rows differ: {args.disagreements}")
+        done = read_adjudication(root / "adjudication")
+        pending_rows = differs[~differs["id"].isin(set() if done is None else set(done["id"]))]
+        table = pending_rows.merge(candidates[["id", "domain", "language", "text"]], on="id")
+        for side, number in (("a", 1), ("b", 2)):
+            table[f"annotator_{number}"] = [
+                f"sentiment={s}; failures={f}; responses={r}" for s, f, r in zip(
+                    table[f"sentiment_{side}"], table[f"failure_types_{side}"],
+                    table[f"response_{side}"], strict=True)]
+        table[["id", "domain", "language", "text", "annotator_1", "annotator_2"]].to_csv(
+            args.disagreements, index=False)
+        print(f"{len(differs)} of {len(both)} doubly labelled rows differ, {len(table)} not "
+              f"adjudicated yet: {args.disagreements}")
         return
     report = {"doubly_labelled": len(both), "rows_differing": len(differs),
               "labels": agreement(both) if len(both) else {}}

@@ -236,42 +236,94 @@ SUPPLEMENT_PLAN = {"cfpb": 120, "datafiniti_hotels": 60, "yelp_restaurants": 40,
                    "zomato_restaurants": 40, "zh_shopping": 60, "zh_hotels": 40, "airline": 25,
                    "booking_hotels": 20}
 
+# A second supplement (2026-12-01, after model 2026-12-01.4): `system_failure` had 211 training
+# and 24 dev positives and did not learn (dev F1 0.24, disabled), and third_party stayed at 275
+# positives against 300. Rows matching IT phrases (apps, websites, online banking, Wi-Fi,
+# 系统 / 闪退 / 登录 ...) are read, and every remaining row matching a broader list of
+# authorities (CFPB, attorney general, state regulators, court, police, 市场监管 ...).
+SUPPLEMENT2_SEED = SEED + 11
+SYSTEM_FAILURE_STRICT = (
+    r"website|web ?site|\bapp\b|\bapps\b|online banking|mobile banking|"
+    r"online (account|portal|system|payment)|system (was |is )?(down|error|glitch|issue)|"
+    r"computer system|\bcrash|glitch|error (message|code)|wi-?fi|internet|log ?in|password|"
+    r"automated (phone|system)|phone system|kiosk|"
+    r"系统|网站|网络|无线|宽带|上网|闪退|死机|卡顿|登录|登陆|软件|刷卡|支付失败|付款失败")
+SYSTEM_FAILURE_PLAN = {"cfpb": 150, "zh_shopping": 150, "datafiniti_hotels": 120,
+                       "booking_hotels": 90, "zh_hotels": 80, "yelp_restaurants": 40,
+                       "zomato_restaurants": 40, "flipkart": 20, "amazon_alexa": 40}
+THIRD_PARTY_BROAD = (
+    r"cfpb|consumer financial|bureau of consumer|attorney general|\bag'?s office|"
+    r"federal trade|fdic|\bocc\b|comptroller|ncua|federal reserve|"
+    r"department of (banking|financial|consumer|justice|insurance|transportation|health)|"
+    r"state (regulator|agency|banking)|legal (action|counsel|advice|aid)|\bcourt\b|\bjudge\b|"
+    r"police|lawyer|attorney|\bsue\b|lawsuit|complaint (with|to) the|"
+    r"reported (them|it|this|the \w+) to|file[d]? a (formal )?(complaint|report) with|"
+    r"消协|消费者协会|12315|12345|工商|律师|起诉|曝光|报警|法院|媒体|记者|投诉到|市场监管|监管")
+THIRD_PARTY_BROAD_PLAN = {origin: 200 for origin in PLAN}  # every matching row
+
 
 def draw_supplement(rows_by_origin: dict[str, list[Row]], taken: pd.DataFrame,
-                    excluded: set[tuple[str, int]], excluded_texts: set[str]) -> pd.DataFrame:
-    rng = random.Random(SUPPLEMENT_SEED)
-    pattern = re.compile(THIRD_PARTY_STRICT, re.IGNORECASE)
+                    excluded: set[tuple[str, int]], excluded_texts: set[str], *,
+                    seed: int = SUPPLEMENT_SEED, phrases: str = THIRD_PARTY_STRICT,
+                    plan: dict[str, int] | None = None,
+                    strategy: str = "enriched_third_party_strict") -> pd.DataFrame:
+    """Rows matching `phrases`, `plan[origin]` at most per origin, none of them in `taken`,
+    with ids following `taken`'s."""
+    rng = random.Random(seed)
+    pattern = re.compile(phrases, re.IGNORECASE)
     seen_rows = excluded | set(zip(taken["origin_file"], taken["origin_row"], strict=True))
     seen_texts = excluded_texts | set(taken["text"])
     chosen = []
-    for origin, count in SUPPLEMENT_PLAN.items():
+    for origin, count in (plan or SUPPLEMENT_PLAN).items():
         pool = [r for r in rows_by_origin[origin] if pattern.search(r.text)
                 and (r.origin_file, r.origin_row) not in seen_rows and r.text not in seen_texts]
         rng.shuffle(pool)
         for row in pool[:count]:
             seen_texts.add(row.text)
             chosen.append(row)
-        print(f"supplement {origin:22s} matching {len(pool):5d}  drawn {min(count, len(pool))}")
+        print(f"{strategy} {origin:22s} matching {len(pool):5d}  drawn {min(count, len(pool))}")
     frame = pd.DataFrame(
-        [(r.origin, DOMAIN[r.origin], "enriched_third_party_strict", r.origin_file, r.origin_row,
+        [(r.origin, DOMAIN[r.origin], strategy, r.origin_file, r.origin_row,
           LANGUAGE[r.origin], r.text) for r in chosen],
         columns=["origin", "domain", "strategy", "origin_file", "origin_row", "language", "text"])
     order = list(range(len(frame)))
-    random.Random(SUPPLEMENT_SEED + 1).shuffle(order)
+    random.Random(seed + 1).shuffle(order)
     frame = frame.iloc[order].reset_index(drop=True)
     first = len(taken) + 1
     frame.insert(0, "id", [f"c{i:05d}" for i in range(first, first + len(frame))])
     return frame
 
 
-def write_supplement(frame: pd.DataFrame, folder: Path) -> None:
+def draw_supplement2(rows_by_origin: dict[str, list[Row]], taken: pd.DataFrame,
+                     excluded: set[tuple[str, int]], excluded_texts: set[str]) -> pd.DataFrame:
+    """IT-phrase rows, then authority-phrase rows, mixed in one seeded order."""
+    it = draw_supplement(rows_by_origin, taken, excluded, excluded_texts,
+                         seed=SUPPLEMENT2_SEED, phrases=SYSTEM_FAILURE_STRICT,
+                         plan=SYSTEM_FAILURE_PLAN, strategy="enriched_system_failure_strict")
+    authority = draw_supplement(rows_by_origin, pd.concat([taken, it]), excluded,
+                                excluded_texts, seed=SUPPLEMENT2_SEED + 2,
+                                phrases=THIRD_PARTY_BROAD, plan=THIRD_PARTY_BROAD_PLAN,
+                                strategy="enriched_third_party_broad")
+    frame = pd.concat([it, authority], ignore_index=True).drop(columns="id")
+    order = list(range(len(frame)))
+    random.Random(SUPPLEMENT2_SEED + 4).shuffle(order)
+    frame = frame.iloc[order].reset_index(drop=True)
+    first = len(taken) + 1
+    frame.insert(0, "id", [f"c{i:05d}" for i in range(first, first + len(frame))])
+    return frame
+
+
+def write_supplement(frame: pd.DataFrame, folder: Path, prefix: str = "s",
+                     second: str = "d08", share: int = 20) -> None:
+    """Batches `<prefix>NN.csv`; `share` % of the rows again in `second` for a second
+    annotator."""
     columns = ["id", "domain", "language", "text"]
     for number, start in enumerate(range(0, len(frame), BATCH_SIZE), start=1):
-        frame.iloc[start:start + BATCH_SIZE][columns].to_csv(folder / f"s{number:02d}.csv",
-                                                             index=False)
-    twice = frame[frame["id"].map(lambda i: second_pass(i, 20))]
-    twice[columns].to_csv(folder / "d08.csv", index=False)
-    print(f"supplement: {len(frame)} texts, {len(twice)} labelled twice (d08)")
+        frame.iloc[start:start + BATCH_SIZE][columns].to_csv(folder / f"{prefix}{number:02d}.csv",
+                                                       index=False)
+    twice = frame[frame["id"].map(lambda i: second_pass(i, share))]
+    twice[columns].to_csv(folder / f"{second}.csv", index=False)
+    print(f"supplement {prefix}: {len(frame)} texts, {len(twice)} labelled twice ({second})")
 
 
 def second_pass(item_id: str, share: int = SECOND_PASS_SHARE) -> bool:
@@ -309,6 +361,9 @@ def main() -> None:
     supplement = draw_supplement(rows, first, excluded, set(gold["text"]))
     write_supplement(supplement, args.labels / "corpus" / "in")
     frame = pd.concat([first, supplement], ignore_index=True)
+    supplement2 = draw_supplement2(rows, frame, excluded, set(gold["text"]))
+    write_supplement(supplement2, args.labels / "corpus" / "in", "u", "d09", SECOND_PASS_SHARE)
+    frame = pd.concat([frame, supplement2], ignore_index=True)
     frame.to_csv(args.labels / "corpus_candidates.csv", index=False)
     print(frame.groupby(["domain", "language"]).size().to_string())
     print(frame["strategy"].value_counts().to_string())
