@@ -171,6 +171,15 @@ def eligible_rows(shared: Path) -> dict[str, list[Row]]:
     return out
 
 
+def numbered(frame: pd.DataFrame, seed: int, first: int) -> pd.DataFrame:
+    """`frame`'s rows in a seeded order, with ids `c<first>`, `c<first + 1>`, ..."""
+    order = list(range(len(frame)))
+    random.Random(seed).shuffle(order)
+    frame = frame.iloc[order].reset_index(drop=True)
+    frame.insert(0, "id", [f"c{i:05d}" for i in range(first, first + len(frame))])
+    return frame
+
+
 def draw(rows_by_origin: dict[str, list[Row]], excluded: set[tuple[str, int]],
          excluded_texts: set[str]) -> pd.DataFrame:
     rng = random.Random(SEED)
@@ -215,11 +224,7 @@ def draw(rows_by_origin: dict[str, list[Row]], excluded: set[tuple[str, int]],
         [(r.origin, DOMAIN[r.origin], s, r.origin_file, r.origin_row, LANGUAGE[r.origin], r.text)
          for r, s in chosen],
         columns=["origin", "domain", "strategy", "origin_file", "origin_row", "language", "text"])
-    order = list(range(len(frame)))
-    random.Random(SEED + 1).shuffle(order)
-    frame = frame.iloc[order].reset_index(drop=True)
-    frame.insert(0, "id", [f"c{i:05d}" for i in range(1, len(frame) + 1)])
-    return frame
+    return numbered(frame, SEED + 1, 1)
 
 
 # A supplementary draw (own seed, after the first batches were labelled): the first 2,835
@@ -286,12 +291,7 @@ def draw_supplement(rows_by_origin: dict[str, list[Row]], taken: pd.DataFrame,
         [(r.origin, DOMAIN[r.origin], strategy, r.origin_file, r.origin_row,
           LANGUAGE[r.origin], r.text) for r in chosen],
         columns=["origin", "domain", "strategy", "origin_file", "origin_row", "language", "text"])
-    order = list(range(len(frame)))
-    random.Random(seed + 1).shuffle(order)
-    frame = frame.iloc[order].reset_index(drop=True)
-    first = len(taken) + 1
-    frame.insert(0, "id", [f"c{i:05d}" for i in range(first, first + len(frame))])
-    return frame
+    return numbered(frame, seed + 1, len(taken) + 1)
 
 
 def draw_supplement2(rows_by_origin: dict[str, list[Row]], taken: pd.DataFrame,
@@ -305,12 +305,7 @@ def draw_supplement2(rows_by_origin: dict[str, list[Row]], taken: pd.DataFrame,
                                 phrases=THIRD_PARTY_BROAD, plan=THIRD_PARTY_BROAD_PLAN,
                                 strategy="enriched_third_party_broad")
     frame = pd.concat([it, authority], ignore_index=True).drop(columns="id")
-    order = list(range(len(frame)))
-    random.Random(SUPPLEMENT2_SEED + 4).shuffle(order)
-    frame = frame.iloc[order].reset_index(drop=True)
-    first = len(taken) + 1
-    frame.insert(0, "id", [f"c{i:05d}" for i in range(first, first + len(frame))])
-    return frame
+    return numbered(frame, SUPPLEMENT2_SEED + 4, len(taken) + 1)
 
 
 def write_supplement(frame: pd.DataFrame, folder: Path, prefix: str = "s",
