@@ -4,6 +4,7 @@ the alert's messages (real local HTTP and SMTP receivers) carry the why line."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -24,8 +25,28 @@ from tests.support.receivers import SmtpReceiver, WebhookReceiver
 
 pytestmark = pytest.mark.integration
 
-# The sample's tweets up to 2015-02-19: that day is the newest and holds a spike (Delta).
-REVIEWS_TO_FEB_19 = 895
+# The sample's tweets up to 2015-02-20 10:50, then a day of its own negative Delta tweets.
+REVIEWS_TO_FEB_20 = 895
+SPIKE_DAY, SPIKE_SIZE = "2/21/2015", 30
+
+
+def add_spike_day(reviews: Path, repo_root: Path) -> int:
+    """The sample's next tweets that its labellers called negative about Delta, moved to the day
+    after the slice: a spike in the data itself, whatever a model makes of the days before."""
+    with (repo_root / "data" / "samples" / "reviews" / "airline_tweets.csv").open(
+            encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields, rows = reader.fieldnames, list(reader)[REVIEWS_TO_FEB_20:]
+    picked = [r for r in rows if r["airline"] == "Delta"
+              and r["airline_sentiment"] == "negative"][:SPIKE_SIZE]
+    for i, row in enumerate(picked):
+        row["tweet_created"] = f"{SPIKE_DAY} {9 + i // 6}:{i % 6 * 10:02d}"
+    assert fields and len(picked) == SPIKE_SIZE
+    with (reviews / "spike_day.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(picked)
+    return len(picked)
 
 
 def alerts_yaml(path: Path, report: Path) -> Path:
@@ -43,8 +64,9 @@ default_manager: duty
 
 def test_only_shown_items_are_explained_and_both_report_and_alert_show_why(
         tmp_path: Path, repo_root: Path) -> None:
-    config = make_project(tmp_path, repo_root, n_reviews=REVIEWS_TO_FEB_19, n_complaints=40)
+    config = make_project(tmp_path, repo_root, n_reviews=REVIEWS_TO_FEB_20, n_complaints=40)
     (tmp_path / "reviews" / "bad_rows.csv").unlink()  # dated later: would end the spike's day
+    add_spike_day(tmp_path / "reviews", repo_root)
     db, read_copy = tmp_path / "radar.duckdb", tmp_path / "radar_read.duckdb"
     http, smtp = WebhookReceiver(), SmtpReceiver()
     try:
@@ -64,6 +86,8 @@ def test_only_shown_items_are_explained_and_both_report_and_alert_show_why(
     run = last_run(db)
     assert run["status"] == "succeeded" and run["alerts_new"] >= 1
     assert "explain" in json.loads(run["stage_seconds"])
+    spikes = query(db, "SELECT site, strftime(window_start, '%Y-%m-%d') FROM alerts")
+    assert ("Delta", "2015-02-21") in spikes, spikes
 
     # The shown set: the report's silent items and the new alerts' example items, those whose
     # top predicted type is one the model names (not the catch-all `other`).
