@@ -36,11 +36,13 @@ FAILURE_CODES = {c for c, v in CODES.items() if v in FAILURE_TYPES}
 RESPONSE_CODES = {c for c, v in CODES.items() if v in RESPONSES}
 ANNOTATOR = "claude (AI assistant acting as annotator, helper session {batch})"
 LABELLED_AT = "2026-12-01"
+# The third supplement (`vNN`, second pass `d10`) and its adjudication were labelled a day later.
+LABELLED_LATER = ({f"v{n:02d}" for n in range(1, 8)} | {"d10"}, "2026-12-02")
 # Guide version 3 (the clarifications) was written after the first batches came back; the
 # batches started after it, and the adjudication, followed it.
 # The second supplement (`uNN`, second pass `d09`) was labelled by version 3 too.
 V3_BATCHES = ({f"c{n:02d}" for n in range(46, 63)} | {f"u{n:02d}" for n in range(1, 7)}
-              | {"d07", "d08", "d09", "s02", "adjudicated"})
+              | LABELLED_LATER[0] | {"d07", "d08", "d09", "s02", "adjudicated"})
 COLUMNS = ["id", "origin", "origin_file", "origin_row", "strategy", "language", "text",
            "sentiment", "failure_types", "response", "split", "labeller", "labelled_at", "notes",
            "domain", "guide_version"]
@@ -114,6 +116,11 @@ def _has(values: pd.Series, label: str) -> list[int]:
     return [int(label in v.split(";")) for v in values]
 
 
+def _label_sets(values: pd.Series) -> pd.Series:
+    """`;`-joined ids as sorted strings: the same labels in another order are no disagreement."""
+    return values.map(lambda v: ";".join(sorted(v.split(";"))))
+
+
 def agreement(both: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Cohen's kappa, raw agreement and positives per label over the doubly labelled rows."""
     out = {}
@@ -147,8 +154,8 @@ def main() -> None:
         raise SystemExit(f"batches not labelled yet: {', '.join(pending)} (or pass --partial)")
     both = first.merge(second, on="id", suffixes=("_a", "_b"))
     differs = both[(both["sentiment_a"] != both["sentiment_b"])
-                   | (both["failure_types_a"] != both["failure_types_b"])
-                   | (both["response_a"] != both["response_b"])]
+                   | (_label_sets(both["failure_types_a"]) != _label_sets(both["failure_types_b"]))
+                   | (_label_sets(both["response_a"]) != _label_sets(both["response_b"]))]
     if args.disagreements:
         done = read_adjudication(root / "adjudication")
         pending_rows = differs[~differs["id"].isin(set() if done is None else set(done["id"]))]
@@ -174,6 +181,8 @@ def main() -> None:
     labels = first.set_index("id")
     labels["labeller"] = [ANNOTATOR.format(batch=b) for b in labels["batch"]]
     labels["notes"] = ""
+    labels["labelled_at"] = [LABELLED_LATER[1] if b in LABELLED_LATER[0] else LABELLED_AT
+                             for b in labels["batch"]]
     seconds = both.set_index("id")["batch_b"]
     for item, batch in seconds.items():
         labels.loc[item, "labeller"] += f"; second annotator: helper session {batch}"
@@ -190,7 +199,6 @@ def main() -> None:
     corpus = candidates.merge(labels.reset_index(), on="id", how="inner", validate="one_to_one")
     corpus["text"] = corpus["text"].map(redact)
     corpus["split"] = corpus["id"].map(corpus_split)
-    corpus["labelled_at"] = LABELLED_AT
     corpus["guide_version"] = ["3" if b in V3_BATCHES or n == "adjudicated" else "2"
                                for b, n in zip(corpus["batch"], corpus["notes"], strict=True)]
     corpus[COLUMNS].to_csv(args.labels / "corpus.csv", index=False)
