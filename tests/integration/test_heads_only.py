@@ -41,14 +41,14 @@ pytestmark = pytest.mark.integration
 
 def refit_config(repo_root: Path, shared_data: Path, tmp_path: Path,
                  feature_cache_dir: Path) -> TrainConfig:
-    """The default recipe on reduced public sets, for heads-only refits under test (the
-    refit is what is tested, not the TF-IDF baseline's figures)."""
+    """The default recipe on reduced public sets (train, dev and validation parts), for
+    heads-only refits under test (the refit is what is tested, not the card's figures)."""
     cfg = TrainConfig.load(repo_root / "config" / "train.yaml")
     cfg.models_dir = tmp_path / "models"
     cfg.feature_cache_dir = feature_cache_dir
     cfg.data.shared = shared_data
     cfg.data.airline_max, cfg.data.restaurants_max, cfg.data.chinese_max = 1500, 600, 600
-    cfg.data.dev_max_per_set = 300
+    cfg.data.dev_max_per_set = cfg.data.validation_max_per_set = 300
     cfg.compare_baseline = False
     return cfg
 

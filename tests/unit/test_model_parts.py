@@ -110,3 +110,62 @@ def test_the_card_gives_the_whole_training_command_time() -> None:
                                                      "seconds_to_fit": 20.0},
                                       "command_seconds": 41.0})
     assert "41 s in all" in refit and "radar-e5/1" in refit
+
+
+def _vector(text: str) -> np.ndarray:
+    """A fixed pseudo-feature vector per text (what an encoder would return)."""
+    seed = int.from_bytes(text.encode("utf-8")[:8].ljust(8, b"."), "little")
+    return np.random.default_rng(seed).normal(size=12).astype(np.float32)
+
+
+def test_a_refit_encodes_only_rows_its_heads_learn_from_and_fits_the_same_heads(
+        repo_root: Path) -> None:
+    from mining.classify.data import Example
+    from mining.classify.heads import Heads, fit_heads
+    from mining.classify.lexical import LexicalFeatures
+    from mining.classify.train import TrainConfig, refit, targets
+
+    cfg = TrainConfig.load(repo_root / "config" / "train.yaml")
+    ids = cfg.label_ids()
+    rng = np.random.default_rng(3)
+    words = ["rude", "slow", "dirty", "never again", "told friends", "bill", "great", "房间"]
+    train = []
+    for i in range(160):
+        text = f"{i} " + " ".join(rng.choice(words, size=4))
+        if i % 4 == 0:  # sentiment only, as the Chinese hotel reviews
+            sentiment = ("negative", "positive")[i % 8 // 4]
+            train.append(Example(f"s{i}", "chnsenticorp", text, "zh", sentiment))
+            continue
+        failures = {t: int(rng.random() < 0.3) for t in ids.failure_types}
+        responses = {r: int(rng.random() < 0.3) for r in ids.responses} if i % 2 else {}
+        train.append(Example(f"e{i}", "corpus", text, "en", ids.sentiments[i % 3], failures,
+                             responses))
+    asked: list[str] = []
+
+    def features(texts: list[str]) -> np.ndarray:
+        asked.extend(texts)
+        return np.stack([_vector(t) for t in texts])
+
+    width, n = 12, len(ids.sentiments)
+    kept = Heads({"sentiment": np.ones((n, width), np.float32),
+                  "failure": np.zeros((len(ids.failure_types), width), np.float32),
+                  "response": np.zeros((len(ids.responses), width), np.float32)},
+                 {"sentiment": np.zeros(n, np.float32),
+                  "failure": np.zeros(len(ids.failure_types), np.float32),
+                  "response": np.zeros(len(ids.responses), np.float32)})
+    heads = refit(kept, train, features, cfg)
+    assert sorted(asked) == sorted(e.text for e in train if e.failures or e.responses)
+
+    # The same heads as a refit that encodes every training text.
+    y = targets(train, ids)
+    everything = fit_heads(np.stack([_vector(e.text) for e in train]), y["sentiment"].numpy(),
+                           y["failure"].numpy(), y["failure_mask"].numpy(),
+                           y["response"].numpy(), y["response_mask"].numpy(), n, cfg.seed,
+                           cfg.heads_c, response_c=cfg.response_heads_c,
+                           lexical=LexicalFeatures.fit_transform([e.text for e in train]))
+    np.testing.assert_array_equal(heads.weights["sentiment"], kept.weights["sentiment"])
+    for kind in ("failure", "response"):
+        np.testing.assert_allclose(heads.weights[kind], everything.weights[kind], atol=1e-6)
+        np.testing.assert_allclose(heads.biases[kind], everything.biases[kind], atol=1e-6)
+    assert heads.response_lexical is not None and everything.response_lexical is not None
+    np.testing.assert_allclose(heads.response_lexical, everything.response_lexical, atol=1e-6)

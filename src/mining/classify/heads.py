@@ -99,19 +99,22 @@ def fit_heads(features: np.ndarray, sentiment: np.ndarray, failure: np.ndarray,
               n_sentiments: int, seed: int, c: float = 1.0,
               response_c: float | None = None,
               lexical: tuple[LexicalFeatures, sparse.csr_matrix] | None = None,
-              pooled_scale: float = 0.5) -> Heads:
+              pooled_scale: float = 0.5, fit_sentiment: bool = True) -> Heads:
     """Refit every head on fixed features; a label is fit on the rows where it is known
     (sentiment -1 and mask 0 mean unknown), as in training. `response_c` regularises the
     response heads apart (default `c`). With `lexical` (the vectoriser and the rows' TF-IDF
-    matrix), each response head is one regression on [pooled_scale × pooled, TF-IDF]."""
+    matrix), each response head is one regression on [pooled_scale × pooled, TF-IDF].
+    Without `fit_sentiment` the sentiment head is a placeholder, for a caller that keeps its
+    own."""
     from sklearn.linear_model import LogisticRegression
 
-    rows = sentiment >= 0
-    model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-    model.fit(features[rows], sentiment[rows])
     weights = {"sentiment": np.zeros((n_sentiments, features.shape[1]), np.float32)}
     biases = {"sentiment": np.full(n_sentiments, -10.0, np.float32)}
-    for row, label in enumerate(model.classes_):
+    rows = sentiment >= 0
+    model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
+    if fit_sentiment:
+        model.fit(features[rows], sentiment[rows])
+    for row, label in enumerate(model.classes_ if fit_sentiment else []):
         weights["sentiment"][int(label)] = model.coef_[row] if len(model.classes_) > 2 else (
             model.coef_[0] * (1 if row else -1) / 2)
         biases["sentiment"][int(label)] = model.intercept_[row] if len(model.classes_) > 2 else (
