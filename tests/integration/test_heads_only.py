@@ -5,7 +5,7 @@ share a module (`make test` sends a module to one pytest-xdist worker).
 The label loop: corrections in a loop, end to end on the real model and real corpus texts.
 
 A deliberately weakened model: heads refit without 98 % of the corpus's train rows labelled
-`promise_mismatch` and without 15 % of its other train rows. Those rows are the production
+`waiting` and without 15 % of its other train rows. Those rows are the production
 traffic the model never saw: they go into a store with the weakened model's predictions;
 `mining label export` picks the uncertain ones; the analyst's corrections are the corpus's own
 human labels of those texts; `mining label import` stores them; a heads-only refit with the
@@ -98,7 +98,11 @@ def test_heads_only_refit_reuses_the_encoder_and_its_features(
 
 
 # The label loop (runs after the refit above, whose features it finds in the cache).
-WEAKENED = "promise_mismatch"
+# A type the shipped encoder cannot learn from 2 % of its rows. With 2026-12-02.1's features,
+# refit alone on the corpus (`promise_mismatch` first served here): waiting's dev F1 is 0.51
+# from 2 % of its train rows and 0.63 from 45 %; promise_mismatch's 0.44 and 0.48, too close
+# for the rise to stand out from the refit's noise.
+WEAKENED = "waiting"
 KEEP_SHARE = 2    # percent of the type's train rows the weakened model still trains on
 OTHER_SHARE = 15  # percent of the other train rows held aside as production traffic too
 EXPORTED = 600
