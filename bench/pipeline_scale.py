@@ -14,12 +14,14 @@ artifacts/pipeline_scale.json (and docs/scaling.md quotes them).
 
 measures ingest alone, in this process and stage by stage (CPU seconds of this process, so
 other work on the machine disturbs the figures less than wall time): reading the CSV files,
-cleaning, redaction, content hash, language detection, the whole mapping, and the store.
+cleaning, redaction, content hash, language detection, the whole mapping, and the store (with
+the wall time of each of its SQL statements).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import platform
@@ -30,7 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import duckdb
 import pandas as pd
@@ -137,15 +139,37 @@ def ingest_stages(sources: Path, workdir: Path, batch_rows: int = 5_000) -> dict
                    lambda: [map_batch(b.rows, ctx, "bench", now) for b in batches], n)
     db = workdir / "ingest_stages.duckdb"
 
+    spent: collections.Counter[str] = collections.Counter()
+
     def store() -> None:
         with Store.open(db) as target:
+            target.con = TimedConnection(target.con, spent)  # type: ignore[assignment]
             for batch in mapped:
                 with target.transaction():
                     target.upsert_items("feedback", batch.items, config.fields_that_may_change())
                     target.insert_arrow("quarantine", batch.quarantine)
 
     clock("store (upsert and commit)", store, n)
+    print("  the store's statements, wall seconds:")
+    for statement, seconds in spent.most_common(6):
+        print(f"    {seconds:7.2f} s  {statement}")
     return rates
+
+
+class TimedConnection:
+    """A DuckDB connection whose `execute` sums each statement's wall time by its start."""
+
+    def __init__(self, real: Any, spent: collections.Counter[str]) -> None:
+        self.real, self.spent = real, spent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        started = time.perf_counter()
+        out = self.real.execute(sql, *args)
+        self.spent[" ".join(sql.split())[:60]] += time.perf_counter() - started
+        return out
 
 
 def run(workdir: Path, sources: Path) -> dict[str, object]:

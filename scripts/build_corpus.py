@@ -36,13 +36,14 @@ FAILURE_CODES = {c for c, v in CODES.items() if v in FAILURE_TYPES}
 RESPONSE_CODES = {c for c, v in CODES.items() if v in RESPONSES}
 ANNOTATOR = "claude (AI assistant acting as annotator, helper session {batch})"
 LABELLED_AT = "2026-12-01"
-# The third supplement (`vNN`, second pass `d10`) and its adjudication were labelled a day later.
-LABELLED_LATER = ({f"v{n:02d}" for n in range(1, 8)} | {"d10"}, "2026-12-02")
+# Batches labelled on another day than LABELLED_AT: the third supplement (`vNN`, second pass
+# `d10`); its adjudicated rows keep their first batch's day.
+LABELLED_ON = {batch: "2026-12-02" for batch in [f"v{n:02d}" for n in range(1, 8)] + ["d10"]}
 # Guide version 3 (the clarifications) was written after the first batches came back; the
 # batches started after it, and the adjudication, followed it.
 # The second supplement (`uNN`, second pass `d09`) was labelled by version 3 too.
 V3_BATCHES = ({f"c{n:02d}" for n in range(46, 63)} | {f"u{n:02d}" for n in range(1, 7)}
-              | LABELLED_LATER[0] | {"d07", "d08", "d09", "s02", "adjudicated"})
+              | set(LABELLED_ON) | {"d07", "d08", "d09", "s02", "adjudicated"})
 COLUMNS = ["id", "origin", "origin_file", "origin_row", "strategy", "language", "text",
            "sentiment", "failure_types", "response", "split", "labeller", "labelled_at", "notes",
            "domain", "guide_version"]
@@ -181,8 +182,7 @@ def main() -> None:
     labels = first.set_index("id")
     labels["labeller"] = [ANNOTATOR.format(batch=b) for b in labels["batch"]]
     labels["notes"] = ""
-    labels["labelled_at"] = [LABELLED_LATER[1] if b in LABELLED_LATER[0] else LABELLED_AT
-                             for b in labels["batch"]]
+    labels["labelled_at"] = [LABELLED_ON.get(b, LABELLED_AT) for b in labels["batch"]]
     seconds = both.set_index("id")["batch_b"]
     for item, batch in seconds.items():
         labels.loc[item, "labeller"] += f"; second annotator: helper session {batch}"

@@ -317,32 +317,34 @@ def draw_supplement(rows_by_origin: dict[str, list[Row]], taken: pd.DataFrame,
     return numbered(frame, seed + 1, len(taken) + 1)
 
 
+def draw_pair(rows_by_origin: dict[str, list[Row]], taken: pd.DataFrame,
+              excluded: set[tuple[str, int]], excluded_texts: set[str], seed: int,
+              first: tuple[str, dict[str, int], str],
+              second: tuple[str, dict[str, int], str]) -> pd.DataFrame:
+    """Rows for the `first` (phrases, plan, strategy), then for the `second` (none of the first
+    again), mixed in one seeded order."""
+    one = draw_supplement(rows_by_origin, taken, excluded, excluded_texts, seed=seed,
+                          phrases=first[0], plan=first[1], strategy=first[2])
+    two = draw_supplement(rows_by_origin, pd.concat([taken, one]), excluded, excluded_texts,
+                          seed=seed + 2, phrases=second[0], plan=second[1], strategy=second[2])
+    frame = pd.concat([one, two], ignore_index=True).drop(columns="id")
+    return numbered(frame, seed + 4, len(taken) + 1)
+
+
 def draw_supplement2(rows_by_origin: dict[str, list[Row]], taken: pd.DataFrame,
                      excluded: set[tuple[str, int]], excluded_texts: set[str]) -> pd.DataFrame:
-    """IT-phrase rows, then authority-phrase rows, mixed in one seeded order."""
-    it = draw_supplement(rows_by_origin, taken, excluded, excluded_texts,
-                         seed=SUPPLEMENT2_SEED, phrases=SYSTEM_FAILURE_STRICT,
-                         plan=SYSTEM_FAILURE_PLAN, strategy="enriched_system_failure_strict")
-    authority = draw_supplement(rows_by_origin, pd.concat([taken, it]), excluded,
-                                excluded_texts, seed=SUPPLEMENT2_SEED + 2,
-                                phrases=THIRD_PARTY_BROAD, plan=THIRD_PARTY_BROAD_PLAN,
-                                strategy="enriched_third_party_broad")
-    frame = pd.concat([it, authority], ignore_index=True).drop(columns="id")
-    return numbered(frame, SUPPLEMENT2_SEED + 4, len(taken) + 1)
+    """IT-phrase rows, then authority-phrase rows."""
+    return draw_pair(rows_by_origin, taken, excluded, excluded_texts, SUPPLEMENT2_SEED,
+                     (SYSTEM_FAILURE_STRICT, SYSTEM_FAILURE_PLAN, "enriched_system_failure_strict"),
+                     (THIRD_PARTY_BROAD, THIRD_PARTY_BROAD_PLAN, "enriched_third_party_broad"))
 
 
 def draw_supplement3(rows_by_origin: dict[str, list[Row]], taken: pd.DataFrame,
                      excluded: set[tuple[str, int]], excluded_texts: set[str]) -> pd.DataFrame:
-    """Booking-phrase rows, then promise-phrase rows, mixed in one seeded order."""
-    booking = draw_supplement(rows_by_origin, taken, excluded, excluded_texts,
-                              seed=SUPPLEMENT3_SEED, phrases=BOOKING_STRICT, plan=BOOKING_PLAN,
-                              strategy="enriched_booking_availability_strict")
-    promise = draw_supplement(rows_by_origin, pd.concat([taken, booking]), excluded,
-                              excluded_texts, seed=SUPPLEMENT3_SEED + 2,
-                              phrases=PROMISE_STRICT, plan=PROMISE_PLAN,
-                              strategy="enriched_promise_mismatch_strict")
-    frame = pd.concat([booking, promise], ignore_index=True).drop(columns="id")
-    return numbered(frame, SUPPLEMENT3_SEED + 4, len(taken) + 1)
+    """Booking-phrase rows, then promise-phrase rows."""
+    return draw_pair(rows_by_origin, taken, excluded, excluded_texts, SUPPLEMENT3_SEED,
+                     (BOOKING_STRICT, BOOKING_PLAN, "enriched_booking_availability_strict"),
+                     (PROMISE_STRICT, PROMISE_PLAN, "enriched_promise_mismatch_strict"))
 
 
 def write_supplement(frame: pd.DataFrame, folder: Path, prefix: str = "s",

@@ -30,7 +30,7 @@ REVIEWS_TO_FEB_20 = 895
 SPIKE_DAY, SPIKE_SIZE = "2/21/2015", 30
 
 
-def add_spike_day(reviews: Path, repo_root: Path) -> int:
+def add_spike_day(reviews: Path, repo_root: Path) -> None:
     """The sample's next tweets that its labellers called negative about Delta, moved to the day
     after the slice: a spike in the data itself, whatever a model makes of the days before."""
     with (repo_root / "data" / "samples" / "reviews" / "airline_tweets.csv").open(
@@ -46,7 +46,6 @@ def add_spike_day(reviews: Path, repo_root: Path) -> int:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(picked)
-    return len(picked)
 
 
 def alerts_yaml(path: Path, report: Path) -> Path:

@@ -110,15 +110,16 @@ def fit_heads(features: np.ndarray, sentiment: np.ndarray, failure: np.ndarray,
 
     weights = {"sentiment": np.zeros((n_sentiments, features.shape[1]), np.float32)}
     biases = {"sentiment": np.full(n_sentiments, -10.0, np.float32)}
-    rows = sentiment >= 0
-    model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
     if fit_sentiment:
+        rows = sentiment >= 0
+        model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
         model.fit(features[rows], sentiment[rows])
-    for row, label in enumerate(model.classes_ if fit_sentiment else []):
-        weights["sentiment"][int(label)] = model.coef_[row] if len(model.classes_) > 2 else (
-            model.coef_[0] * (1 if row else -1) / 2)
-        biases["sentiment"][int(label)] = model.intercept_[row] if len(model.classes_) > 2 else (
-            model.intercept_[0] * (1 if row else -1) / 2)
+        multi = len(model.classes_) > 2
+        for row, label in enumerate(model.classes_):
+            weights["sentiment"][int(label)] = model.coef_[row] if multi else (
+                model.coef_[0] * (1 if row else -1) / 2)
+            biases["sentiment"][int(label)] = model.intercept_[row] if multi else (
+                model.intercept_[0] * (1 if row else -1) / 2)
     w, b = zip(*(fit_logistic(features[failure_mask[:, j] > 0],
                               failure[failure_mask[:, j] > 0, j], seed, c)
                  for j in range(failure.shape[1])), strict=True)
