@@ -65,6 +65,10 @@ class DataConfig(BaseModel):
     restaurants_max: int = 2500
     chinese_max: int = 3000
     cfpb_max: int = 300
+    rated_max_per_set: int = Field(
+        0, ge=0, description="At most this many rated reviews of each set in "
+                             "`data.RATED_SETS` (half negative, half positive), for sentiment "
+                             "only; 0 trains on none.")
     dev_max_per_set: int = 800
     validation_max_per_set: int | None = Field(
         None, description="At most this many texts of each public validation set (None: all, "
@@ -166,11 +170,46 @@ Datasets = tuple[list[Example], dict[str, list[Example]], dict[str, list[Example
                  list[dict[str, Any]]]
 
 
+def _unseen(examples: list[Example], keys: set[str]) -> list[Example]:
+    return [e for e in examples if data.text_key(e.text) not in keys]
+
+
+def balanced_sample(examples: list[Example], limit: int, rng: random.Random) -> list[Example]:
+    """At most `limit` examples, half negative and half positive where both suffice."""
+    negative = [e for e in examples if e.sentiment == "negative"]
+    positive = [e for e in examples if e.sentiment == "positive"]
+    n = min(len(negative), limit // 2)
+    return _sample(negative, n, rng) + _sample(positive, min(len(positive), limit - n), rng)
+
+
 def build_datasets(cfg: TrainConfig) -> Datasets:
-    """Train examples, dev sets (threshold tuning), validation sets (reported) and file records."""
+    """Train examples, dev sets (threshold tuning), validation sets (reported) and file records.
+
+    A public text that a hand-labelled set also holds is never trained on from the public set:
+    its hand label is the better one, and a held-out hand-labelled text must stay unseen. A
+    public validation text that a hand-labelled set trains on is left out of that validation."""
     rng = random.Random(cfg.seed)
     ids = cfg.label_ids()
     shared = cfg.data.shared
+    files: list[dict[str, Any]] = []
+    labelled: list[Example] = []
+    labelled_files: list[Path] = []
+    gold: list[Example] = []
+    if cfg.data.gold is not None and cfg.data.gold.is_file():
+        gold = data.gold_examples(cfg.data.gold, ids)
+        files.append(file_record(cfg.data.gold, len(gold)))
+        labelled += gold
+        labelled_files.append(cfg.data.gold)
+    corpus: list[Example] = []
+    if cfg.data.corpus is not None and cfg.data.corpus.is_file():
+        corpus = data.labelled_examples(cfg.data.corpus, "corpus", ids)
+        files.append(file_record(cfg.data.corpus, len(corpus)))
+        labelled += corpus
+        labelled_files.append(cfg.data.corpus)
+    labelled_keys = {data.text_key(e.text) for e in labelled}
+    trained_labelled = {data.text_key(e.text) for e in labelled if e.dataset == "corpus_train"
+                        or (e.dataset == "gold_train" and cfg.data.gold_in_training)}
+
     airline_path = shared / "airline_tweets" / "tweets.csv"
     hotel_path = shared / "chnsenticorp_hotel" / "reviews.csv"
     cfpb_path = shared / "cfpb_complaints" / "complaints_sample.csv"
@@ -179,8 +218,8 @@ def build_datasets(cfg: TrainConfig) -> Datasets:
     restaurant_val = data.restaurant_validation(shared, ids)
     hotel = data.chinese_hotel_examples(hotel_path)
     cfpb = data.cfpb_examples(cfpb_path)
-    files = [file_record(airline_path, len(airline)), file_record(hotel_path, len(hotel)),
-             file_record(cfpb_path, len(cfpb))]
+    files += [file_record(airline_path, len(airline)), file_record(hotel_path, len(hotel)),
+              file_record(cfpb_path, len(cfpb))]
     for name in ("semeval2014_restaurants/train.xml", "mams_acsa/train.xml", "mams_acsa/val.xml"):
         files.append(file_record(shared / name, -1))
 
@@ -191,31 +230,37 @@ def build_datasets(cfg: TrainConfig) -> Datasets:
         return out
 
     a, r, h, c = parts(airline), parts(restaurants), parts(hotel), parts(cfpb)
-    train = (_sample(a["train"], cfg.data.airline_max, rng)
-             + _sample(r["train"] + r["validation"], cfg.data.restaurants_max, rng)
-             + _sample(h["train"], cfg.data.chinese_max, rng))
+    train = (_sample(_unseen(a["train"], labelled_keys), cfg.data.airline_max, rng)
+             + _sample(_unseen(r["train"] + r["validation"], labelled_keys),
+                       cfg.data.restaurants_max, rng)
+             + _sample(_unseen(h["train"], labelled_keys), cfg.data.chinese_max, rng))
+    if cfg.data.rated_max_per_set:
+        origins = data.labelled_origins(labelled_files)
+        for spec in data.RATED_SETS:
+            rated = data.rated_examples(shared, spec, origins)
+            files.append(file_record(shared / spec.path, len(rated)))
+            train += balanced_sample(_unseen([e for e in rated if data.split_of(e.uid) ==
+                                              "train"], labelled_keys),
+                                     cfg.data.rated_max_per_set * spec.share, rng)
     if cfg.data.weak_responses:  # CFPB narratives carry no label but the keyword responses
         train += _sample(c["train"], cfg.data.cfpb_max, rng)
     dev_limit = cfg.data.dev_max_per_set
     dev = {"airline": _sample(a["dev"], dev_limit, rng), "restaurants": _sample(r["dev"],
            dev_limit, rng), "chinese_hotel": _sample(h["dev"], dev_limit, rng)}
-    validation = {"airline": a["validation"], "restaurants_mams_val": restaurant_val,
-                  "chinese_hotel": h["validation"]}
+    validation = {"airline": _unseen(a["validation"], trained_labelled),
+                  "restaurants_mams_val": _unseen(restaurant_val, trained_labelled),
+                  "chinese_hotel": _unseen(h["validation"], trained_labelled)}
     if cfg.data.validation_max_per_set is not None:  # a quick refit's figures, not the card's
         validation = {name: _sample(examples, cfg.data.validation_max_per_set, rng)
                       for name, examples in validation.items()}
-    if cfg.data.gold is not None and cfg.data.gold.is_file():
-        gold = data.gold_examples(cfg.data.gold, ids)
-        files.append(file_record(cfg.data.gold, len(gold)))
+    if gold:
         gold_train = [e for e in gold if e.dataset == "gold_train"]
         if cfg.data.gold_in_training:
             train += gold_train
         else:
             dev["gold_train"] = gold_train
         validation["gold_test"] = [e for e in gold if e.dataset == "gold_test"]
-    if cfg.data.corpus is not None and cfg.data.corpus.is_file():
-        corpus = data.labelled_examples(cfg.data.corpus, "corpus", ids)
-        files.append(file_record(cfg.data.corpus, len(corpus)))
+    if corpus:
         train += [e for e in corpus if e.dataset == "corpus_train"]
         dev["corpus_dev"] = [e for e in corpus if e.dataset == "corpus_dev"]
         test = [e for e in corpus if e.dataset == "corpus_test"]
