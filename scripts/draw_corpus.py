@@ -290,6 +290,31 @@ PROMISE_PLAN = {"zh_shopping": 80, "flipkart": 40, "amazon_alexa": 20, "datafini
                 "zomato_restaurants": 30, "cfpb": 60, "airline": 20}
 
 
+# A fourth supplement (2026-12-02, after model 2026-12-02.1): word_of_mouth stayed the one
+# response below its bar (test F1 0.57, 151 test positives) and booking_availability the weakest
+# type (0.22), so rows matching warning and recommending phrases are read ("avoid", "save your
+# money", "recommend", 避雷, 劝退, 别买 ...), then rows matching booking phrases the third
+# supplement did not list (cancelled orders and flights, no-shows, 取消订单, 没有位置 ...).
+SUPPLEMENT4_SEED = SEED + 23
+WORD_OF_MOUTH_STRICT = (
+    r"avoid|stay away|\bwarn|recommend|save your (money|time)|don'?t (waste|bother)|"
+    r"tell (all|every|my|your)|told (all|every|my)|spread the word|beware|"
+    r"do yourself a favou?r|look elsewhere|think twice|review(ers)? (said|say)|"
+    r"避雷|劝退|拔草|别买|不要买|千万|大家|推荐|朋友|慎重|慎入|慎买|踩雷|提醒")
+WORD_OF_MOUTH_PLAN = {"datafiniti_hotels": 90, "booking_hotels": 40, "yelp_restaurants": 80,
+                      "zomato_restaurants": 80, "zh_dianping": 60, "zh_shopping": 80,
+                      "zh_hotels": 50, "flipkart": 40, "amazon_alexa": 30, "airline": 30,
+                      "cfpb": 20}
+BOOKING_BROAD = (
+    r"cancel+ed|cancel+ation|no.?show|lost (our|my) (reservation|booking)|double.?booked|"
+    r"no record of|could(n'?t| not) (get|find) (a |any )?(room|table|seat|flight)|"
+    r"rebook|next available|delivery (slot|window)|not available|unavailable|"
+    r"取消|退单|没有位置|没位置|排队|订单|等位|没房|调房|换房|没有了|卖完")
+BOOKING_BROAD_PLAN = {"airline": 60, "zh_shopping": 60, "zh_dianping": 40, "zh_hotels": 40,
+                      "datafiniti_hotels": 50, "booking_hotels": 30, "yelp_restaurants": 40,
+                      "zomato_restaurants": 30, "flipkart": 20}
+
+
 def draw_supplement(rows_by_origin: dict[str, list[Row]], taken: pd.DataFrame,
                     excluded: set[tuple[str, int]], excluded_texts: set[str], *,
                     seed: int = SUPPLEMENT_SEED, phrases: str = THIRD_PARTY_STRICT,
@@ -347,6 +372,14 @@ def draw_supplement3(rows_by_origin: dict[str, list[Row]], taken: pd.DataFrame,
                      (PROMISE_STRICT, PROMISE_PLAN, "enriched_promise_mismatch_strict"))
 
 
+def draw_supplement4(rows_by_origin: dict[str, list[Row]], taken: pd.DataFrame,
+                     excluded: set[tuple[str, int]], excluded_texts: set[str]) -> pd.DataFrame:
+    """Warning- and recommending-phrase rows, then broader booking-phrase rows."""
+    return draw_pair(rows_by_origin, taken, excluded, excluded_texts, SUPPLEMENT4_SEED,
+                     (WORD_OF_MOUTH_STRICT, WORD_OF_MOUTH_PLAN, "enriched_word_of_mouth_strict"),
+                     (BOOKING_BROAD, BOOKING_BROAD_PLAN, "enriched_booking_availability_broad"))
+
+
 def write_supplement(frame: pd.DataFrame, folder: Path, prefix: str = "s",
                      second: str = "d08", share: int = 20) -> None:
     """Batches `<prefix>NN.csv`; `share` % of the rows again in `second` for a second
@@ -401,6 +434,9 @@ def main() -> None:
     supplement3 = draw_supplement3(rows, frame, excluded, set(gold["text"]))
     write_supplement(supplement3, args.labels / "corpus" / "in", "v", "d10", SECOND_PASS_SHARE)
     frame = pd.concat([frame, supplement3], ignore_index=True)
+    supplement4 = draw_supplement4(rows, frame, excluded, set(gold["text"]))
+    write_supplement(supplement4, args.labels / "corpus" / "in", "w", "d11", SECOND_PASS_SHARE)
+    frame = pd.concat([frame, supplement4], ignore_index=True)
     frame.to_csv(args.labels / "corpus_candidates.csv", index=False)
     print(frame.groupby(["domain", "language"]).size().to_string())
     print(frame["strategy"].value_counts().to_string())
