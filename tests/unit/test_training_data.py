@@ -17,8 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _rated_file(folder: Path) -> RatedSet:
     rows = [("awful, never again", "1", "shop"), ("meh", "2", "shop"),
-            ("fine I guess", "3", "shop"), ("good", "4", "shop"), ("great", "5", "shop"), ("lovely room", "5", "hotel"),
-            ("taken into the corpus", "5", "shop"), ("no rating", "n/a", "shop"), ("", "1", "shop")]
+            ("fine I guess", "3", "shop"), ("good", "4", "shop"), ("great", "5", "shop"),
+            ("lovely room", "5", "hotel"), ("taken into the corpus", "5", "shop"),
+            ("no rating", "n/a", "shop"), ("", "1", "shop")]
     (folder / "set").mkdir()
     with open(folder / "set" / "reviews.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
