@@ -266,8 +266,9 @@ def render(metrics: dict[str, Any]) -> str:
         *(["- rated reviews (" + ", ".join(f"`{r.name}`" for r in RATED_SETS) + ") → "
            "sentiment only: a rating at or below a set's low mark negative, at or above its "
            "high mark positive (stars 1-2 / 4-5; booking.com 5.0 / 9.5; the Chinese sets' "
-           f"0 / 1), the middle left out; at most {cfg['data']['rated_max_per_set']} per set, "
-           "half of each, and never a row or text a hand-labelled set holds. On the corpus "
+           f"0 / 1), the middle left out; at most {cfg['data']['rated_max_per_set']} per set "
+           "(a set spanning several domains a multiple: `RatedSet.share`), half of each, and "
+           "never a row or text a hand-labelled set holds. On the corpus "
            "rows of those files the hand labels agree 85-98 % "
            "(`scripts/rated_agreement.py`)."]
           if cfg["data"].get("rated_max_per_set") else []),
