@@ -2,9 +2,12 @@
 
     .venv/bin/python scripts/export_validation_sets.py [--config config/train.yaml]
     .venv/bin/mining evaluate --data artifacts/validation/airline.csv --json airline.json
+    .venv/bin/python scripts/export_validation_sets.py --dev   # the dev parts too (dev_*.csv)
 
 The splits are the ones `mining train` reports on (fixed by a hash of each row's id), built from
-../shared/data; nothing here is trained on. Files go to artifacts/validation/ (not committed).
+../shared/data; nothing here is trained on. With `--dev`, the dev parts (what thresholds are
+tuned on, and what models are chosen by) are written as well. Files go to
+artifacts/validation/ (not committed).
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("config/train.yaml"))
     parser.add_argument("--out", type=Path, default=Path("artifacts/validation"))
+    parser.add_argument("--dev", action="store_true", help="also write the dev parts (dev_*.csv)")
     args = parser.parse_args()
     cfg = TrainConfig.load(args.config)
-    _, _, validation, _ = build_datasets(cfg)
+    _, dev, validation, _ = build_datasets(cfg)
     parts = dict(validation)
+    if args.dev:
+        parts |= {f"dev_{name}": examples for name, examples in dev.items()}
     if "gold_test" in validation and cfg.data.gold is not None:
         # The held-out gold texts of each labelling round too, so a round's figures compare
         # with what was measured before the next round was added.
