@@ -49,6 +49,7 @@ def refit_config(repo_root: Path, shared_data: Path, tmp_path: Path,
     cfg.data.shared = shared_data
     cfg.data.airline_max, cfg.data.restaurants_max, cfg.data.chinese_max = 1500, 600, 600
     cfg.data.dev_max_per_set = cfg.data.validation_max_per_set = 300
+    cfg.data.rated_max_per_set = 100
     cfg.compare_baseline = False
     return cfg
 

@@ -265,12 +265,12 @@ def render(metrics: dict[str, Any]) -> str:
         "- ChnSentiCorp hotel reviews → Chinese sentiment (negative / positive).",
         *(["- rated reviews (" + ", ".join(f"`{r.name}`" for r in RATED_SETS) + ") → "
            "sentiment only: a rating at or below a set's low mark negative, at or above its "
-           "high mark positive (stars 1-2 / 4-5; booking.com 5.0 / 9.5; the Chinese sets' "
+           "high mark positive (stars 1-2 / 4-5; booking.com 5.0 / 9.5; the Chinese set's "
            f"0 / 1), the middle left out; at most {cfg['data']['rated_max_per_set']} per set "
            "(a set spanning several domains a multiple: `RatedSet.share`), half of each, and "
            "never a row or text a hand-labelled set holds. On the corpus "
-           "rows of those files the hand labels agree 85-98 % "
-           "(`scripts/rated_agreement.py`)."]
+           "rows of those files a low rating is hand-labelled negative 93-98 %, a high one "
+           "positive 85-97 % (`scripts/rated_agreement.py`)."]
           if cfg["data"].get("rated_max_per_set") else []),
         "- the labelled corpus (`data/labels/corpus.csv`, hand-labelled by `data/labels/GUIDE.md`) "
         "and the gold set's train part carry every label: sentiment, all 11 failure types and "

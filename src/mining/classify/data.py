@@ -209,7 +209,8 @@ def chinese_hotel_examples(path: Path) -> list[Example]:
 @dataclass(frozen=True)
 class RatedSet:
     """A public review set whose authors rated their own text: a low rating reads as negative
-    sentiment, a high one as positive, the middle is left out (mixed). Sentiment only."""
+    sentiment, a high one as positive, the middle (often mixed, rarely neutral) is left out.
+    Sentiment only."""
 
     name: str
     path: str  # under the shared folder
@@ -222,8 +223,9 @@ class RatedSet:
     share: int = 1  # this many times the per-set limit (a set spanning several domains)
 
 
-# Corpus rows drawn from these files agree with the rating (data/labels/README.md): stars 1-2
-# are hand-labelled negative 90-100 %, stars 4-5 positive 80-99 %; 3 stars split three ways.
+# Corpus rows drawn from these files agree with that reading (`scripts/rated_agreement.py`):
+# a low rating is hand-labelled negative 93-98 %, a high one positive 85-97 %; the middle splits
+# three ways.
 RATED_SETS = (
     RatedSet("datafiniti", "datafiniti_hotels/reviews.csv", "en", "text", "rating_or_label",
              2, 4),
@@ -241,26 +243,33 @@ RATED_SETS = (
 )
 
 
+TEXT_KEY_CHARS = 200  # hand-labelled texts were cut at 1,200 characters: compare a prefix
+
+
 def text_key(text: str) -> str:
-    """The same text whatever its spacing or case: what 'seen before' compares."""
-    return " ".join(text.split()).casefold()
+    """The same text whatever its spacing, case or length cut: what 'seen before' compares."""
+    return " ".join(text.split()).casefold()[:TEXT_KEY_CHARS]
 
 
 def labelled_origins(paths: Iterable[Path]) -> set[tuple[str, int]]:
-    """(file, CSV line) of every public row a hand-labelled set took in."""
+    """(file, row number) of every public row a hand-labelled set took in; the row number is
+    the pandas row index + 2, as `origin_row` records it (row 1 is the header)."""
     out: set[tuple[str, int]] = set()
     for path in paths:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False,
                             usecols=["origin_file", "origin_row"])
-        out |= {(f, int(r)) for f, r in zip(frame.origin_file, frame.origin_row, strict=True)
-                if r.isdigit()}
+        for line, (file, row) in enumerate(zip(frame.origin_file, frame.origin_row,
+                                                strict=True), start=2):
+            if not row.isdigit():
+                raise ValueError(f"{path} line {line}: origin_row {row!r} is not a row number")
+            out.add((file, int(row)))
     return out
 
 
 def rated_examples(shared: Path, spec: RatedSet, exclude_rows: set[tuple[str, int]]
                    ) -> list[Example]:
     """A rated set's negative and positive rows, as sentiment-only examples; `exclude_rows`
-    holds (file, CSV line) pairs already taken into a hand-labelled set."""
+    holds (file, row number) pairs already taken into a hand-labelled set."""
     path = shared / spec.path
     if not path.is_file():
         raise FileNotFoundError(f"rated review set {spec.name!r} not found: {path} (set "
@@ -270,7 +279,7 @@ def rated_examples(shared: Path, spec: RatedSet, exclude_rows: set[tuple[str, in
     for index, row in enumerate(frame.to_dict("records")):
         if any(row.get(column) == value for column, value in spec.skip.items()):
             continue
-        if (spec.path, index + 2) in exclude_rows:  # line 1 is the header
+        if (spec.path, index + 2) in exclude_rows:  # row number: index + 2
             continue
         text = row[spec.text].replace("\ufeff", "").strip()
         try:

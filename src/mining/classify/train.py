@@ -175,40 +175,44 @@ def _unseen(examples: list[Example], keys: set[str]) -> list[Example]:
 
 
 def balanced_sample(examples: list[Example], limit: int, rng: random.Random) -> list[Example]:
-    """At most `limit` examples, half negative and half positive where both suffice."""
+    """At most `limit` examples, half negative and half positive; a side with too few gives
+    its share to the other."""
     negative = [e for e in examples if e.sentiment == "negative"]
     positive = [e for e in examples if e.sentiment == "positive"]
-    n = min(len(negative), limit // 2)
+    n = min(len(negative), max(limit // 2, limit - len(positive)))
     return _sample(negative, n, rng) + _sample(positive, min(len(positive), limit - n), rng)
+
+
+def _draw(cfg: TrainConfig, name: str) -> random.Random:
+    """Each draw its own seeded generator, so one set's size never moves another's sample."""
+    return random.Random(f"{cfg.seed}:{name}")
 
 
 def build_datasets(cfg: TrainConfig) -> Datasets:
     """Train examples, dev sets (threshold tuning), validation sets (reported) and file records.
 
-    A public text that a hand-labelled set also holds is never trained on from the public set:
-    its hand label is the better one, and a held-out hand-labelled text must stay unseen. A
-    public validation text that a hand-labelled set trains on is left out of that validation."""
-    rng = random.Random(cfg.seed)
+    Texts are compared by `data.text_key` (a prefix, spacing and case aside). A held-out
+    hand-labelled text (corpus dev or test, gold test) is never trained on, through a public
+    set or a repeat inside the hand-labelled sets. A public text a hand-labelled set holds is
+    not trained on from the public set either: its hand label is the better one. Public dev
+    and validation texts that a hand-labelled set holds are left out of them."""
     ids = cfg.label_ids()
     shared = cfg.data.shared
     files: list[dict[str, Any]] = []
-    labelled: list[Example] = []
     labelled_files: list[Path] = []
     gold: list[Example] = []
     if cfg.data.gold is not None and cfg.data.gold.is_file():
         gold = data.gold_examples(cfg.data.gold, ids)
         files.append(file_record(cfg.data.gold, len(gold)))
-        labelled += gold
         labelled_files.append(cfg.data.gold)
     corpus: list[Example] = []
     if cfg.data.corpus is not None and cfg.data.corpus.is_file():
         corpus = data.labelled_examples(cfg.data.corpus, "corpus", ids)
         files.append(file_record(cfg.data.corpus, len(corpus)))
-        labelled += corpus
         labelled_files.append(cfg.data.corpus)
-    labelled_keys = {data.text_key(e.text) for e in labelled}
-    trained_labelled = {data.text_key(e.text) for e in labelled if e.dataset == "corpus_train"
-                        or (e.dataset == "gold_train" and cfg.data.gold_in_training)}
+    labelled_keys = {data.text_key(e.text) for e in gold + corpus}
+    held_keys = {data.text_key(e.text) for e in gold + corpus
+                 if e.dataset in ("gold_test", "corpus_dev", "corpus_test")}
 
     airline_path = shared / "airline_tweets" / "tweets.csv"
     hotel_path = shared / "chnsenticorp_hotel" / "reviews.csv"
@@ -230,38 +234,43 @@ def build_datasets(cfg: TrainConfig) -> Datasets:
         return out
 
     a, r, h, c = parts(airline), parts(restaurants), parts(hotel), parts(cfpb)
-    train = (_sample(_unseen(a["train"], labelled_keys), cfg.data.airline_max, rng)
+    train = (_sample(_unseen(a["train"], labelled_keys), cfg.data.airline_max,
+                     _draw(cfg, "airline"))
              + _sample(_unseen(r["train"] + r["validation"], labelled_keys),
-                       cfg.data.restaurants_max, rng)
-             + _sample(_unseen(h["train"], labelled_keys), cfg.data.chinese_max, rng))
+                       cfg.data.restaurants_max, _draw(cfg, "restaurants"))
+             + _sample(_unseen(h["train"], labelled_keys), cfg.data.chinese_max,
+                       _draw(cfg, "chinese_hotel")))
     if cfg.data.rated_max_per_set:
         origins = data.labelled_origins(labelled_files)
         for spec in data.RATED_SETS:
             rated = data.rated_examples(shared, spec, origins)
             files.append(file_record(shared / spec.path, len(rated)))
-            train += balanced_sample(_unseen([e for e in rated if data.split_of(e.uid) ==
-                                              "train"], labelled_keys),
-                                     cfg.data.rated_max_per_set * spec.share, rng)
+            # Their dev and validation parts (by the same hash) are kept back for later use.
+            pool = _unseen([e for e in rated if data.split_of(e.uid) == "train"], labelled_keys)
+            train += balanced_sample(pool, cfg.data.rated_max_per_set * spec.share,
+                                     _draw(cfg, spec.name))
     if cfg.data.weak_responses:  # CFPB narratives carry no label but the keyword responses
-        train += _sample(c["train"], cfg.data.cfpb_max, rng)
+        train += _sample(c["train"], cfg.data.cfpb_max, _draw(cfg, "cfpb"))
     dev_limit = cfg.data.dev_max_per_set
-    dev = {"airline": _sample(a["dev"], dev_limit, rng), "restaurants": _sample(r["dev"],
-           dev_limit, rng), "chinese_hotel": _sample(h["dev"], dev_limit, rng)}
-    validation = {"airline": _unseen(a["validation"], trained_labelled),
-                  "restaurants_mams_val": _unseen(restaurant_val, trained_labelled),
-                  "chinese_hotel": _unseen(h["validation"], trained_labelled)}
+    dev = {name: _sample(_unseen(examples, labelled_keys), dev_limit, _draw(cfg, f"dev:{name}"))
+           for name, examples in (("airline", a["dev"]), ("restaurants", r["dev"]),
+                                  ("chinese_hotel", h["dev"]))}
+    validation = {name: _unseen(examples, labelled_keys) for name, examples in (
+        ("airline", a["validation"]), ("restaurants_mams_val", restaurant_val),
+        ("chinese_hotel", h["validation"]))}
     if cfg.data.validation_max_per_set is not None:  # a quick refit's figures, not the card's
-        validation = {name: _sample(examples, cfg.data.validation_max_per_set, rng)
+        validation = {name: _sample(examples, cfg.data.validation_max_per_set,
+                                    _draw(cfg, f"validation:{name}"))
                       for name, examples in validation.items()}
     if gold:
-        gold_train = [e for e in gold if e.dataset == "gold_train"]
+        gold_train = _unseen([e for e in gold if e.dataset == "gold_train"], held_keys)
         if cfg.data.gold_in_training:
             train += gold_train
         else:
             dev["gold_train"] = gold_train
         validation["gold_test"] = [e for e in gold if e.dataset == "gold_test"]
     if corpus:
-        train += [e for e in corpus if e.dataset == "corpus_train"]
+        train += _unseen([e for e in corpus if e.dataset == "corpus_train"], held_keys)
         dev["corpus_dev"] = [e for e in corpus if e.dataset == "corpus_dev"]
         test = [e for e in corpus if e.dataset == "corpus_test"]
         validation["corpus_test"] = test
@@ -278,7 +287,7 @@ def build_datasets(cfg: TrainConfig) -> Datasets:
         train = data.with_weak_responses(train)
         for examples in dev.values():
             data.with_weak_responses(examples)
-    rng.shuffle(train)
+    _draw(cfg, "order").shuffle(train)
     return train, dev, validation, files
 
 
