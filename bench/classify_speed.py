@@ -33,6 +33,7 @@ import torch  # noqa: E402
 
 from mining.classify import card  # noqa: E402
 from mining.classify.model import FeedbackClassifier, default_model_path  # noqa: E402
+from mining.machine import cpu_flags, describe_flags  # noqa: E402
 
 
 def real_texts(shared: Path, tweets: int, long: int) -> dict[str, list[str]]:
@@ -43,19 +44,6 @@ def real_texts(shared: Path, tweets: int, long: int) -> dict[str, list[str]]:
     longest = sorted(hotel.astype(str).tolist(), key=len, reverse=True)[: long // 2]
     longest += sorted(cfpb.astype(str).tolist(), key=len, reverse=True)[: long - len(longest)]
     return {"tweets": tw[:tweets], "long_reviews": longest}
-
-
-def cpu_flags() -> dict[str, bool]:
-    """The CPU features that decide int8 speed (AVX2, AVX-512, VNNI)."""
-    flags: set[str] = set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    return {"avx2": "avx2" in flags, "avx512f": "avx512f" in flags,
-            "avx512_vnni": "avx512_vnni" in flags, "avx_vnni": "avx_vnni" in flags}
 
 
 def encoder_layers(model_dir: Path) -> int:
@@ -151,7 +139,7 @@ def main() -> None:
     from transformers import pipeline
 
     flags = cpu_flags()
-    print("CPU flags: " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in flags.items()))
+    print(f"CPU flags: {describe_flags(flags)}")
     max_length = classifier.labels.max_length
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -37,6 +37,8 @@ from typing import Any, TypeVar, cast
 import duckdb
 import pandas as pd
 
+from mining.machine import cpu_flags, describe_flags
+
 T = TypeVar("T")
 SITES = [f"Site {n:02d}" for n in range(1, 41)]
 FILE_ROWS = 10_000
@@ -90,15 +92,6 @@ def sources_config(folder: Path, path: Path) -> None:
                                  "external_id": "review_id", "rating": "rating",
                                  "channel_value": "reviews"}}],
     }), encoding="utf-8")  # JSON is YAML
-
-
-def cpu_flags() -> str:
-    """The SIMD flags that change the speed of the model and of numpy (Linux)."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return "unknown"
-    return " ".join(f for f in ("avx2", "avx512f", "avx512_vnni") if f in flags) or "none"
 
 
 def ingest_stages(sources: Path, workdir: Path, batch_rows: int = 5_000) -> dict[str, float]:
@@ -213,7 +206,7 @@ def main() -> None:
     sources = args.workdir / "sources.yaml"
     sources_config(folder, sources)
     print(f"{args.rows} rows ({distinct} distinct texts) in {folder}; "
-          f"{os.cpu_count()} cores, CPU flags: {cpu_flags()}")
+          f"{os.cpu_count()} cores, CPU flags: {describe_flags(cpu_flags())}")
     if args.ingest_stages:
         ingest_stages(sources, args.workdir)
         return
@@ -228,7 +221,8 @@ def main() -> None:
     per_stage = {name: round(args.rows / s, 1) if s else None for name, s in stages.items()}
     result = {
         "date": time.strftime("%Y-%m-%d"), "rows": args.rows, "distinct_texts": distinct,
-        "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, {cpu_flags()}",
+        "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, "
+                   f"{describe_flags(cpu_flags())}",
         "first_run": first, "rows_per_second_by_stage": per_stage,
         "peak_memory_mib": round(peak_mib), "rerun": second,
         "rerun_share_of_first": round(float(second["wall_seconds"])  # type: ignore[arg-type]

@@ -111,6 +111,9 @@ def test_the_card_gives_the_whole_training_command_time() -> None:
                                                      "seconds_to_fit": 20.0},
                                       "command_seconds": 41.0})
     assert "41 s in all" in refit and "radar-e5/1" in refit
+    flags = {"avx2": True, "avx512f": False, "avx512_vnni": False, "avx_vnni": False}
+    recorded = _training_time(metrics | {"machine": {"cores": 2, "cpu_flags": flags}})
+    assert "2 CPU cores; CPU flags avx2 yes, avx512f no, avx512_vnni no, avx_vnni no" in recorded
 
 
 def _vector(text: str) -> np.ndarray:

@@ -13,6 +13,7 @@ from mining.classify.data import (
     RESPONSE_RULES,
     RESTAURANT_ASPECTS,
 )
+from mining.machine import describe_flags
 
 BARS = [
     ("corpus_test", "response", "micro.precision", 0.80,
@@ -58,19 +59,28 @@ def _training_time(metrics: dict[str, Any]) -> str:
     whole = metrics.get("command_seconds")
     if metrics.get("heads_only"):
         refit = whole or metrics["heads_only"]["seconds_to_fit"]
-        return (f"- training time on this machine (2 CPU cores): this version refit only the "
+        return (f"- training time on this machine ({_machine(metrics)}): this version refit "
+                f"only the "
                 f"heads on the encoder of {metrics['heads_only']['encoder_from']} "
                 f"(`mining train --heads-only`), {refit:.0f} s in all; that encoder was "
                 f"fine-tuned in {metrics['train_seconds']:.0f} s ({epochs})"
                 + (f", its whole `mining train` {encoder_whole:.0f} s"
                    if (encoder_whole := metrics["heads_only"].get("encoder_command_seconds"))
                    else ""))
-    line = (f"- training time on this machine (2 CPU cores): fine-tuning "
+    line = (f"- training time on this machine ({_machine(metrics)}): fine-tuning "
             f"{metrics['train_seconds']:.0f} s ({epochs})")
     if whole:
         line += (f"; the whole `mining train` (vocabulary, fine-tuning, export, feature cache, "
                  f"head refit, thresholds, evaluation, card) **{whole:.0f} s**")
     return line
+
+
+def _machine(metrics: dict[str, Any]) -> str:
+    """Cores and CPU flags of the machine that trained (older cards recorded no flags)."""
+    facts = metrics.get("machine")
+    if not facts:
+        return "2 CPU cores"
+    return f"{facts['cores']} CPU cores; CPU flags {describe_flags(facts['cpu_flags'])}"
 
 
 def _bars(metrics: dict[str, Any]) -> list[str]:
@@ -201,8 +211,7 @@ def _speed(bench: dict[str, Any] | None, max_length: int) -> list[str]:
                      f"{r.get('batched_fp32_torch_texts_per_s', '–')}/s | {r['ratio']}× | "
                      f"{r.get('ratio_vs_batched_torch', '–')}× |")
     if bench.get("cpu_flags"):
-        lines += ["", "CPU flags: " + ", ".join(f"{k} {'yes' if v else 'no'}"
-                                                for k, v in bench["cpu_flags"].items()) + "."]
+        lines += ["", f"CPU flags: {describe_flags(bench['cpu_flags'])}."]
     short = [name for name, r in bench["results"].items() if r["ratio"] < 5]
     if short:
         lines += ["", f"The 5× target is **not met** on {', '.join(short)}. Texts that fill all "
@@ -234,6 +243,7 @@ def render(metrics: dict[str, Any]) -> str:
           if metrics["config"].get("lexical_responses") else []),
         f"- inference (8-bit ONNX, 2 threads) on the airline validation tweets: "
         f"{metrics['speed_int8_airline_validation']['texts_per_second']} texts/s "
+        + (f"on the training machine ({_machine(metrics)}) " if metrics.get("machine") else "")
         + ("(full benchmark below)" if metrics.get("speed_benchmark") else
            "(full benchmark: `bench/classify_speed.py --record` adds it to this card)"),
         f"- good (matches or beats the baseline's sentiment accuracy on airline and Chinese "

@@ -48,6 +48,7 @@ from mining.classify.model import (
     length_sorted_batches,
 )
 from mining.classify.network import MultiHeadModel
+from mining.machine import machine_facts
 from mining.progress import progress_bar
 
 log = logging.getLogger("mining")
@@ -804,6 +805,7 @@ def write_model(out: Path, cfg: TrainConfig, int8: CachedPredictor, datasets: Da
                        "dev_f1": tuned.dev_f1, "dev_positives": tuned.dev_positives},
         "disabled": tuned.disabled,
         "validation": evaluation, "speed_int8_airline_validation": speed,
+        "machine": machine_facts(),
         "good": good,
         "base_comparison": _base_comparison(cfg.models_dir),
     }
