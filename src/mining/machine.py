@@ -10,20 +10,31 @@ import os
 from pathlib import Path
 
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni")
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # bf16 matrix products in hardware
+CPUINFO = Path("/proc/cpuinfo")
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, bool]:
-    """Whether the CPU has each of `SPEED_FLAGS` (all False where /proc/cpuinfo is missing)."""
-    flags: set[str] = set()
+def _flags(cpuinfo: Path) -> set[str]:
     try:
         text = cpuinfo.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        text = ""
+        return set()
     for line in text.splitlines():
         if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-            break
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def cpu_flags(cpuinfo: Path = CPUINFO) -> dict[str, bool]:
+    """Whether the CPU has each of `SPEED_FLAGS` (all False where /proc/cpuinfo is missing)."""
+    flags = _flags(cpuinfo)
     return {flag: flag in flags for flag in SPEED_FLAGS}
+
+
+def has_bf16_units(cpuinfo: Path = CPUINFO) -> bool:
+    """True where bf16 matrix products run in hardware (AMX or AVX-512 BF16); elsewhere bf16
+    is emulated and slower than fp32."""
+    return bool(_flags(cpuinfo) & set(BF16_FLAGS))
 
 
 def describe_flags(flags: dict[str, bool]) -> str:
@@ -33,4 +44,4 @@ def describe_flags(flags: dict[str, bool]) -> str:
 
 def machine_facts() -> dict[str, object]:
     """Cores and CPU flags, recorded beside training and inference times."""
-    return {"cores": os.cpu_count(), "cpu_flags": cpu_flags()}
+    return {"cores": os.cpu_count(), "cpu_flags": cpu_flags(), "bf16_units": has_bf16_units()}

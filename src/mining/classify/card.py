@@ -67,8 +67,9 @@ def _training_time(metrics: dict[str, Any]) -> str:
                 + (f", its whole `mining train` {encoder_whole:.0f} s"
                    if (encoder_whole := metrics["heads_only"].get("encoder_command_seconds"))
                    else ""))
+    arithmetic = (", products in bf16 autocast" if metrics.get("precision") == "bf16" else "")
     line = (f"- training time on this machine ({_machine(metrics)}): fine-tuning "
-            f"{metrics['train_seconds']:.0f} s ({epochs})")
+            f"{metrics['train_seconds']:.0f} s ({epochs}{arithmetic})")
     if whole:
         line += (f"; the whole `mining train` (vocabulary, fine-tuning, export, feature cache, "
                  f"head refit, thresholds, evaluation, card) **{whole:.0f} s**")

@@ -48,7 +48,7 @@ from mining.classify.model import (
     length_sorted_batches,
 )
 from mining.classify.network import MultiHeadModel
-from mining.machine import machine_facts
+from mining.machine import has_bf16_units, machine_facts
 from mining.progress import progress_bar
 
 log = logging.getLogger("mining")
@@ -118,6 +118,11 @@ class TrainConfig(BaseModel):
         1.0, ge=1.0, description="Rare failure types weigh their positives by sqrt(negatives / "
                                  "positives) in training, at most this much; 1 turns it off.")
     threads: int = 2
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="Arithmetic of fine-tuning: `bf16` runs the layers' products in "
+                            "bfloat16 (autocast; weights, optimiser and loss stay fp32), `auto` "
+                            "picks it where the CPU multiplies bf16 in hardware (AMX, AVX-512 "
+                            "BF16) and fp32 elsewhere, where bf16 would be slower.")
     refit_heads: list[Literal["sentiment", "failure", "response"]] = Field(
         default_factory=list,
         description="After fine-tuning, and in --heads-only, these heads are refit as "
@@ -495,16 +500,26 @@ def build_model(base: BaseEncoder, cfg: TrainConfig) -> MultiHeadModel:
                           len(ids.responses))
 
 
+def uses_bf16(precision: str) -> bool:
+    """Whether fine-tuning runs its products in bfloat16 (`TrainConfig.precision`)."""
+    return precision == "bf16" or (precision == "auto" and has_bf16_units())
+
+
+def autocast(bf16: bool) -> torch.autocast:
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
+
 def lower_states(model: MultiHeadModel, encoder: TextEncoder, ids: Sequence[Sequence[int]],
-                 split: int, batch_size: int = 64) -> list[torch.Tensor]:
+                 split: int, batch_size: int = 64, bf16: bool = False) -> list[torch.Tensor]:
     """Each text's token states after the frozen layers, computed once (no dropout)."""
     states: list[torch.Tensor] = [torch.empty(0)] * len(ids)
     model.eval()
     batches = length_sorted_batches([len(x) for x in ids], batch_size)
-    with torch.inference_mode(), progress_bar(len(batches), "frozen layers (once)") as advance:
+    with (torch.inference_mode(), autocast(bf16),
+          progress_bar(len(batches), "frozen layers (once)") as advance):
         for batch in batches:
             inputs = tensor_batch(encoder, [ids[i] for i in batch])
-            hidden = model.lower(inputs["input_ids"], inputs["attention_mask"], split)
+            hidden = model.lower(inputs["input_ids"], inputs["attention_mask"], split).float()
             for row, index in enumerate(batch):
                 states[index] = hidden[row, : len(ids[index])].clone()
             advance(1)
@@ -529,7 +544,9 @@ def fit(model: MultiHeadModel, encoder: TextEncoder, train: list[Example],
     label_ids = cfg.label_ids()
     y = targets(train, label_ids)
     split = cfg.frozen_layers
-    cached = lower_states(model, encoder, ids, split) if split else None
+    bf16 = uses_bf16(cfg.precision)
+    log.info("fine-tuning arithmetic: %s", "bf16 autocast" if bf16 else "fp32")
+    cached = lower_states(model, encoder, ids, split, bf16=bf16) if split else None
     head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     body_params = [p for n, p in model.named_parameters()
                    if n.startswith("encoder.") and p.requires_grad]
@@ -557,11 +574,13 @@ def fit(model: MultiHeadModel, encoder: TextEncoder, train: list[Example],
         batches = shuffled_batches(lengths, cfg.batch_size, rng)
         with progress_bar(len(batches), f"epoch {epoch + 1}/{cfg.epochs}") as advance:
             for batch in batches:
-                if cached is not None:
-                    hidden, mask = padded_states([cached[i] for i in batch])
-                    s, f, r = model.upper(hidden, mask, split)
-                else:
-                    s, f, r = model(**tensor_batch(encoder, [ids[i] for i in batch]))
+                with autocast(bf16):
+                    if cached is not None:
+                        hidden, mask = padded_states([cached[i] for i in batch])
+                        s, f, r = model.upper(hidden, mask, split)
+                    else:
+                        s, f, r = model(**tensor_batch(encoder, [ids[i] for i in batch]))
+                s, f, r = s.float(), f.float(), r.float()
                 index = torch.tensor(batch)
                 loss = nn.functional.cross_entropy(s, y["sentiment"][index], ignore_index=-100) \
                     if (y["sentiment"][index] >= 0).any() else s.sum() * 0.0
@@ -632,7 +651,8 @@ def train_model(config_path: Path | None = None, cfg: TrainConfig | None = None)
     (out / "checkpoint").mkdir(parents=True)
     torch.save(model.state_dict(), out / "checkpoint" / "model.pt")
     return finalize(out, cfg, model, base, encoder, datasets,
-                    {"history": history, "train_seconds": round(train_seconds, 1)},
+                    {"history": history, "train_seconds": round(train_seconds, 1),
+                     "precision": "bf16" if uses_bf16(cfg.precision) else "fp32"},
                     command_started=started, previous=_default_metrics(cfg.models_dir))
 
 
