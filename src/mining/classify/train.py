@@ -119,10 +119,11 @@ class TrainConfig(BaseModel):
                                  "positives) in training, at most this much; 1 turns it off.")
     threads: int = 2
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="Arithmetic of fine-tuning: `bf16` runs the layers' products in "
+        "fp32", description="Arithmetic of fine-tuning: `bf16` runs the layers' products in "
                             "bfloat16 (autocast; weights, optimiser and loss stay fp32), `auto` "
                             "picks it where the CPU multiplies bf16 in hardware (AMX, AVX-512 "
-                            "BF16) and fp32 elsewhere, where bf16 would be slower.")
+                            "BF16) and fp32 elsewhere, where bf16 would be slower. fp32 by "
+                            "default: the same recipe gives the same model on every CPU.")
     refit_heads: list[Literal["sentiment", "failure", "response"]] = Field(
         default_factory=list,
         description="After fine-tuning, and in --heads-only, these heads are refit as "
