@@ -14,3 +14,22 @@ def test_cpu_flags_read_the_first_flags_line(tmp_path: Path) -> None:
 
 def test_cpu_flags_without_cpuinfo_say_no_to_every_flag(tmp_path: Path) -> None:
     assert cpu_flags(tmp_path / "missing") == dict.fromkeys(SPEED_FLAGS, False)
+
+
+def test_bf16_units_come_from_amx_or_avx512_bf16(tmp_path: Path) -> None:
+    from mining.machine import has_bf16_units
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t\t: avx2 avx512f avx512_vnni\n", encoding="utf-8")
+    assert not has_bf16_units(cpuinfo)
+    cpuinfo.write_text("flags\t\t: avx2 avx512f avx512_bf16\n", encoding="utf-8")
+    assert has_bf16_units(cpuinfo)
+
+
+def test_training_precision_follows_the_config_and_auto_the_cpu() -> None:
+    from mining.classify.train import TrainConfig, uses_bf16
+    from mining.machine import has_bf16_units
+
+    assert TrainConfig().precision == "fp32"
+    assert not uses_bf16("fp32") and uses_bf16("bf16")
+    assert uses_bf16("auto") == has_bf16_units()
