@@ -36,10 +36,11 @@ FAILURE_CODES = {c for c, v in CODES.items() if v in FAILURE_TYPES}
 RESPONSE_CODES = {c for c, v in CODES.items() if v in RESPONSES}
 ANNOTATOR = "claude (AI assistant acting as annotator, helper session {batch})"
 LABELLED_AT = "2026-12-01"
-# Batches labelled on another day than LABELLED_AT: the third supplement (`vNN`, second pass
-# `d10`); its adjudicated rows keep their first batch's day.
+# Batches labelled on another day than LABELLED_AT: the third, fourth and fifth supplements
+# (`vNN`, `wNN`, `xNN`, second passes `d10`-`d12`); adjudicated rows keep their first batch's day.
 LABELLED_ON = {batch: "2026-12-02" for batch in [f"v{n:02d}" for n in range(1, 8)] + ["d10"]
-               + [f"w{n:02d}" for n in range(1, 8)] + ["d11"]}
+               + [f"w{n:02d}" for n in range(1, 8)] + ["d11"]
+               + [f"x{n:02d}" for n in range(1, 9)] + ["d12"]}
 # Guide version 3 (the clarifications) was written after the first batches came back; the
 # batches started after it, and the adjudication, followed it.
 # The second supplement (`uNN`, second pass `d09`) was labelled by version 3 too.
