@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from transformers.masking_utils import create_bidirectional_mask
 
 
 class MultiHeadModel(nn.Module):
@@ -38,7 +39,10 @@ class MultiHeadModel(nn.Module):
         return self.heads(self.pool(hidden, attention_mask))
 
     def _layer_mask(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> Any:
-        return self.encoder._create_attention_masks(attention_mask, None, hidden, None, None)[0]
+        # The public mask builder the encoder's own forward calls (for its attention backend);
+        # the encoder's private wrapper around it changes signature between releases.
+        return create_bidirectional_mask(config=self.encoder.config, inputs_embeds=hidden,
+                                         attention_mask=attention_mask)
 
     def lower(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
               split: int) -> torch.Tensor:
