@@ -126,19 +126,22 @@ def test_highlight_escapes_the_text_and_marks_the_span() -> None:
 
 
 # Real texts: tweets from /work/shared/data/airline_tweets/tweets.csv and a hotel review from
-# /work/shared/data/chnsenticorp_hotel/reviews.csv; the words a reader would point to.
+# /work/shared/data/chnsenticorp_hotel/reviews.csv; per failure type the text names, the words
+# a reader would point to (a text naming two types may be explained by either).
 REAL = [
     ("@AmericanAir No, had already waited an hour for it and wanted to get home.",
-     "waiting", "waited an hour"),
+     {"waiting": "waited an hour"}),
     ("@USAirways testing my patience this evening (or shall I say morning?). We waited an hour "
-     "at the gate for you to find a gate agent.  130am", "waiting", "waited an hour"),
+     "at the gate for you to find a gate agent.  130am", {"waiting": "waited an hour"}),
     ("@united we've been waiting 45 min for a gate at SFO... Yet so many of them are free.  "
-     "Your excellence in operational efficiency is showing", "waiting", "waiting 45 min"),
+     "Your excellence in operational efficiency is showing", {"waiting": "waiting 45 min"}),
     ("@SouthwestAir almost bumped me off my flight to HRL when I was 20 minutes early then your "
-     "staff was rude when I asked what was the problem?", "staff_attitude", "rude"),
+     "staff was rude when I asked what was the problem?", {"staff_attitude": "rude"}),
     ("@united 1hr delay at the start, huge queues at security, no representative to meet us, "
-     "rude staff at baggage reclaim  #inefficient", "staff_attitude", "rude"),
-    ("房间可以,特别的套房,非常不错,就是餐厅太脏了,早餐搞得没胃口,", "cleanliness_facilities", "脏"),
+     "rude staff at baggage reclaim  #inefficient",
+     {"staff_attitude": "rude", "waiting": "1hr delay"}),
+    ("房间可以,特别的套房,非常不错,就是餐厅太脏了,早餐搞得没胃口,",
+     {"cleanliness_facilities": "脏"}),
 ]
 
 
@@ -149,18 +152,19 @@ def classifier() -> FeedbackClassifier:
 
 def test_real_texts_highlight_the_words_a_reader_points_to(
         classifier: FeedbackClassifier) -> None:
-    predictions = classifier.predict([t for t, _, _ in REAL])
+    predictions = classifier.predict([t for t, _ in REAL])
     items = []
-    for (text, expected, _), prediction in zip(REAL, predictions, strict=True):
+    for (text, named), prediction in zip(REAL, predictions, strict=True):
         explainable = [t for t in classifier.labels.failure_types if t != "other"]
         top = top_failure_type(prediction.failure_types, prediction.failure_scores, explainable)
-        assert top == expected, (text, prediction.failure_types)
+        assert top in named, (text, prediction.failure_types)
         items.append(ToExplain(text, top, prediction.failure_scores[top]))
     explanations = explain_texts(classifier, items)
-    for (text, expected, words), explanation in zip(REAL, explanations, strict=True):
+    for (text, named), item, explanation in zip(REAL, items, explanations, strict=True):
+        expected = item.failure_type
         assert explanation.failure_type == expected and explanation.spans, text
         best = explanation.spans[0]
-        assert words in best.text, (best.text, text)
+        assert named[expected] in best.text, (best.text, text)
         assert text[best.start:best.end] == best.text
         assert len(best.text.split()) <= 3
         # Deleting the span really lowers the type's score by the fall recorded.
