@@ -56,12 +56,13 @@ def encoder_layers(model_dir: Path) -> int:
     return 12
 
 
-def plain_pipeline_model(model_dir: Path, out: Path) -> Path:
+def plain_pipeline_model(model_dir: Path, out: Path) -> tuple[Path, bool]:
     """A sequence-classification model over the same encoder, for the plain pipeline.
 
     With the fp32 training checkpoint (`checkpoint/model.pt`, not committed) it carries the
     fine-tuned weights and sentiment head. From a fresh clone it has the same architecture and
-    vocabulary with seeded random weights: the same compute, so the same speed.
+    vocabulary with seeded random weights: the same compute, so the same speed. Returns the
+    model folder and whether it holds the fine-tuned weights.
     """
     from tokenizers import Tokenizer
     from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
@@ -88,7 +89,7 @@ def plain_pipeline_model(model_dir: Path, out: Path) -> Path:
     model.save_pretrained(out)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         (out / name).write_bytes((model_dir / name).read_bytes())
-    return out
+    return out, checkpoint.is_file()
 
 
 def batched_torch(model_dir: Path, plain_dir: Path):  # type: ignore[no-untyped-def]
@@ -143,7 +144,7 @@ def main() -> None:
     max_length = classifier.labels.max_length
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        plain_dir = plain_pipeline_model(model_dir, Path(tmp))
+        plain_dir, fine_tuned = plain_pipeline_model(model_dir, Path(tmp))
         plain = pipeline("text-classification", model=str(plain_dir), device="cpu")
         torch_batched = batched_torch(model_dir, plain_dir)
         for name, batch in texts.items():
@@ -161,7 +162,8 @@ def main() -> None:
     bench = {"model": str(model_dir), "date": time.strftime("%Y-%m-%d"),
              "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, "
                         f"{platform.python_implementation()} {platform.python_version()}",
-             "cpu_flags": flags, "results": results}
+             "cpu_flags": flags, "plain_weights": "fine-tuned" if fine_tuned else "random",
+             "results": results}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(bench, indent=2))
     if args.record:
