@@ -146,6 +146,48 @@ def ingest_stages(sources: Path, workdir: Path, batch_rows: int = 5_000) -> dict
     print("  the store's statements, wall seconds:")
     for statement, seconds in spent.most_common(6):
         print(f"    {seconds:7.2f} s  {statement}")
+    rates |= whole_ingest(config, ctx, workdir, batch_rows, len(raw))
+    return rates
+
+
+def whole_ingest(config: Any, ctx: Any, workdir: Path, batch_rows: int, n: int
+                 ) -> dict[str, float]:
+    """Wall time of the whole ingest into a new DuckDB file, two ways in one run: each batch
+    read, mapped and stored in turn, and `ingest_source` (the next batch read and mapped in a
+    thread while the store writes the current one)."""
+    from mining.pipeline import ingest_source
+    from mining.records import map_batch
+    from mining.sources import build_source
+    from mining.store.db import Store, utcnow
+
+    def in_turn(store: Store) -> None:
+        for batch in build_source(config, batch_rows).read(store.source_state(config.name)):
+            mapped = map_batch(batch.rows, ctx, "bench", utcnow())
+            with store.transaction():
+                store.upsert_items("feedback", mapped.items, config.fields_that_may_change())
+                store.insert_arrow("quarantine", mapped.quarantine)
+                store.set_source_state(config.name, batch.state, "bench")
+
+    def overlapped(store: Store) -> None:
+        ingest_source(store, build_source(config, batch_rows), config, "bench",
+                      known_sites=ctx.known_sites, max_text_chars=ctx.max_text_chars,
+                      pseudonym_key=ctx.pseudonym_key)
+
+    rates = {}
+    for name, run in (("whole ingest, in turn", in_turn),
+                      ("whole ingest, ingest_source", overlapped)):
+        db = workdir / "whole_ingest.duckdb"
+        db.unlink(missing_ok=True)
+        with Store.open(db) as store:
+            started = time.perf_counter()
+            run(store)
+            seconds = time.perf_counter() - started
+            stored = store.con.execute("SELECT count(*) FROM feedback").fetchone()[0]
+        rates[name] = round(n / seconds, 1)
+        print(f"  {name:30s} {seconds:6.2f} s wall {rates[name]:>10,.0f} rows/s "
+              f"({stored:,} rows stored)")
+    print(f"  ingest_source against in turn: "
+          f"{rates['whole ingest, ingest_source'] / rates['whole ingest, in turn']:.2f}x")
     return rates
 
 

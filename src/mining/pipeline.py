@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -22,6 +23,7 @@ import pyarrow as pa
 from mining.classify.features import text_key
 from mining.classify.taxonomy_model import TaxonomyClassifier, relabel_scores
 from mining.progress import progress_bar
+from mining.readahead import read_ahead
 from mining.records import RecordContext, map_batch
 from mining.settings import DEMO_PSEUDONYM_KEY, Settings
 from mining.sources import Source, SourceConfig, SourceError
@@ -115,21 +117,26 @@ def ingest_source(store: Store, source: Source, config: SourceConfig, run_id: st
     fields = config.fields_that_may_change()
     counts = IngestCounts()
     try:
-        for batch in source.read(store.source_state(config.name)):
-            mapped = map_batch(batch.rows, ctx, run_id, utcnow())
-            with store.transaction():
-                added, updated = store.upsert_items(table, mapped.items, fields)
-                quarantined = store.insert_arrow("quarantine", mapped.quarantine)
-                store.set_source_state(config.name, batch.state, run_id)
-            counts.rows_read += len(batch.rows)
-            counts.quarantined += quarantined
-            counts.duplicates += (len(batch.rows) - added - updated - quarantined)
-            if config.kind == "feedback":
-                counts.feedback_added += added
-                counts.feedback_updated += updated
-            else:
-                counts.complaints_added += added
-                counts.complaints_updated += updated
+        state = store.source_state(config.name)
+        # Batch N+1 is read and mapped in a thread while DuckDB stores batch N.
+        with closing(read_ahead(
+                lambda: ((batch, map_batch(batch.rows, ctx, run_id, utcnow()))
+                         for batch in source.read(state)),
+                name=f"ingest-{config.name}")) as mapped_batches:
+            for batch, mapped in mapped_batches:
+                with store.transaction():
+                    added, updated = store.upsert_items(table, mapped.items, fields)
+                    quarantined = store.insert_arrow("quarantine", mapped.quarantine)
+                    store.set_source_state(config.name, batch.state, run_id)
+                counts.rows_read += len(batch.rows)
+                counts.quarantined += quarantined
+                counts.duplicates += (len(batch.rows) - added - updated - quarantined)
+                if config.kind == "feedback":
+                    counts.feedback_added += added
+                    counts.feedback_updated += updated
+                else:
+                    counts.complaints_added += added
+                    counts.complaints_updated += updated
     except (SourceError, FileNotFoundError) as exc:
         # A source that cannot be read is reported, and the other sources still run. What its
         # committed batches stored stays; its state moved only with them.
