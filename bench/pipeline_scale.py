@@ -94,7 +94,7 @@ def sources_config(folder: Path, path: Path) -> None:
     }), encoding="utf-8")  # JSON is YAML
 
 
-def ingest_stages(sources: Path, workdir: Path, batch_rows: int = 5_000) -> dict[str, float]:
+def ingest_stages(sources: Path, workdir: Path, batch_rows: int = 10_000) -> dict[str, float]:
     """Rows (or texts) per CPU second of each ingest stage, in process."""
     from mining import normalise, redact
     from mining.records import RecordContext, map_batch

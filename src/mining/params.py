@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from mining.settings import Settings, features_beside
+from mining.sources.base import DEFAULT_BATCH_ROWS
 
 
 class RunParameters(BaseModel):
@@ -26,7 +27,7 @@ class RunParameters(BaseModel):
     custom_heads_dir: Path = Path("models/custom")
     classify_batch_size: int = 32
     classify_chunk_size: int = 512
-    ingest_batch_rows: int = 5000
+    ingest_batch_rows: int = DEFAULT_BATCH_ROWS
     max_text_chars: int = 20_000
     torch_threads: int = 2
     classify_shard_size: int = 256

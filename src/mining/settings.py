@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mining.sources.base import DEFAULT_BATCH_ROWS
+
 # Public, so pseudonyms made with it can be reversed by anyone who guesses an id: demo only.
 DEMO_PSEUDONYM_KEY = "service-failure-radar-demo-key-not-secret"
 
@@ -51,7 +53,8 @@ class Settings(BaseSettings):
     )
     classify_batch_size: int = Field(32, ge=1)
     classify_chunk_size: int = Field(512, ge=1, description="Items committed per transaction.")
-    ingest_batch_rows: int = Field(5000, ge=1)
+    ingest_batch_rows: int = Field(DEFAULT_BATCH_ROWS, ge=1,
+                                   description="Rows per ingest transaction (at most one file).")
     max_text_chars: int = Field(20_000, ge=1)
     torch_threads: int = Field(2, ge=1)
     classify_shard_size: int = Field(256, ge=1, description="Texts per classification task.")

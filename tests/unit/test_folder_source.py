@@ -82,6 +82,16 @@ def test_state_is_committed_only_with_the_last_batch_of_a_file(tmp_path: Path) -
     assert [bool(b.state) for b in batches] == [False, False, True]
 
 
+def test_a_file_that_fills_its_last_batch_ends_with_it(tmp_path: Path) -> None:
+    """No empty batch (and commit) just to carry the fingerprint."""
+    (tmp_path / "a.csv").write_text(
+        "text,date,site\n" + "".join(f"r{i},2026-01-01,A\n" for i in range(4)), encoding="utf-8")
+    (tmp_path / "b.csv").write_text("text,date,site\n", encoding="utf-8")
+    batches = list(source(tmp_path).read({}))
+    assert [len(b.rows) for b in batches] == [2, 2, 0]
+    assert [sorted(b.state) for b in batches] == [[], ["file:a.csv"], ["file:b.csv"]]
+
+
 # -- faults never block (issue 14) ---------------------------------------------------------
 def gbk_config(folder: Path, **extra: object) -> FolderSource:
     return FolderSource(FolderSourceConfig(name="drop", kind="feedback", path=folder,

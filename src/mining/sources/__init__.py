@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mining.sources.base import RawRow, Source, SourceBatch, SourceError
+from mining.sources.base import DEFAULT_BATCH_ROWS, RawRow, Source, SourceBatch, SourceError
 from mining.sources.config import (
     FolderSourceConfig,
     HttpSourceConfig,
@@ -15,7 +15,7 @@ from mining.sources.http import HttpSource
 from mining.sources.sql import SqlSource
 
 
-def build_source(config: SourceConfig, batch_rows: int = 5000) -> Source:
+def build_source(config: SourceConfig, batch_rows: int = DEFAULT_BATCH_ROWS) -> Source:
     """The real connector for a source config."""
     if isinstance(config, FolderSourceConfig):
         return FolderSource(config, batch_rows)

@@ -24,7 +24,7 @@ from typing import IO
 
 import pyarrow.parquet as pq
 
-from mining.sources.base import RawRow, SourceBatch, SourceState
+from mining.sources.base import DEFAULT_BATCH_ROWS, RawRow, SourceBatch, SourceState
 from mining.sources.config import FolderSourceConfig
 
 # Bytes that are not valid in the encoding, as decoded with surrogateescape.
@@ -256,7 +256,7 @@ def read_file_rows(path: Path, delimiter: str = ",", encoding: str = "utf-8") ->
 class FolderSource:
     """Reads every file whose content fingerprint is not yet recorded for this source."""
 
-    def __init__(self, config: FolderSourceConfig, batch_rows: int = 5000) -> None:
+    def __init__(self, config: FolderSourceConfig, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
         self.config = config
         self.name = config.name
         self.batch_rows = batch_rows
@@ -281,9 +281,9 @@ class FolderSource:
         for path, fingerprint in self.pending_files(state):
             rows: list[RawRow] = []
             for row in read_file_rows(path, self.config.csv_delimiter, self.config.encoding):
-                rows.append(row)
-                if len(rows) >= self.batch_rows:
+                if len(rows) >= self.batch_rows:  # a full batch, and the file goes on
                     yield SourceBatch(rows)
                     rows = []
+                rows.append(row)
             # The fingerprint is committed with the file's last batch: a file is done or redone.
             yield SourceBatch(rows, {f"file:{path.name}": fingerprint})
