@@ -174,8 +174,12 @@ def _script_language(text: str) -> tuple[str | None, str]:
         letters = len(stripped) - len(stripped.encode().translate(None, _ASCII_LETTERS))
         cjk = 0
     else:
-        letters = len(_LETTER.findall(stripped))
         cjk = len(_CJK.findall(stripped))
+        # Letters are at most the characters, so this ratio bounds cjk / letters from below:
+        # mostly Chinese text is told without counting its letters.
+        if cjk >= 2 and 10 * cjk >= 3 * len(stripped):
+            return "zh", stripped
+        letters = len(_LETTER.findall(stripped))
     if not letters:
         return "und", stripped
     if cjk >= 2 and cjk / letters >= 0.3:

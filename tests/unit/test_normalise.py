@@ -90,3 +90,12 @@ def test_collapse_spaces_is_the_regex_it_replaces() -> None:
                "tab\tnew\nline\r\u3000ideographic\u00a0nbsp  "]
     for text in samples:
         assert collapse_spaces(text) == pattern.sub(" ", text).strip()
+
+
+def test_chinese_is_told_by_its_share_of_letters_not_of_characters() -> None:
+    # 3 CJK among 40 characters but among only 8 letters: Chinese by the letters' share.
+    assert detect_language("好吃的 abcde!!! 123 ... ??? ,,, 456 ... !!! ;;;") == "zh"
+    # Mostly punctuation and CJK: Chinese without counting the letters.
+    assert detect_language("好吃！！") == "zh"
+    # 2 CJK among many Latin letters: not Chinese.
+    assert detect_language("The noodles 好吃 were fine but the service was very slow") == "en"
