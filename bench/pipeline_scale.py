@@ -38,6 +38,7 @@ import duckdb
 import pandas as pd
 
 from mining.machine import cpu_flags, describe_flags
+from mining.settings import DEFAULT_BATCH_ROWS
 
 T = TypeVar("T")
 SITES = [f"Site {n:02d}" for n in range(1, 41)]
@@ -94,7 +95,8 @@ def sources_config(folder: Path, path: Path) -> None:
     }), encoding="utf-8")  # JSON is YAML
 
 
-def ingest_stages(sources: Path, workdir: Path, batch_rows: int = 10_000) -> dict[str, float]:
+def ingest_stages(sources: Path, workdir: Path, batch_rows: int = DEFAULT_BATCH_ROWS
+                  ) -> dict[str, float]:
     """Rows (or texts) per CPU second of each ingest stage, in process."""
     from mining import normalise, redact
     from mining.records import RecordContext, map_batch

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from mining.settings import Settings, features_beside
-from mining.sources.base import DEFAULT_BATCH_ROWS
+from mining.settings import DEFAULT_BATCH_ROWS, Settings, features_beside
 
 
 class RunParameters(BaseModel):

@@ -7,7 +7,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mining.sources.base import DEFAULT_BATCH_ROWS
+# Rows per ingest batch, one transaction each: fewer commits and longer overlaps of mapping with
+# the store (docs/scaling.md); a batch never spans two files.
+DEFAULT_BATCH_ROWS = 10_000
 
 # Public, so pseudonyms made with it can be reversed by anyone who guesses an id: demo only.
 DEMO_PSEUDONYM_KEY = "service-failure-radar-demo-key-not-secret"

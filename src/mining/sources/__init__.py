@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mining.sources.base import DEFAULT_BATCH_ROWS, RawRow, Source, SourceBatch, SourceError
+from mining.settings import DEFAULT_BATCH_ROWS
+from mining.sources.base import RawRow, Source, SourceBatch, SourceError
 from mining.sources.config import (
     FolderSourceConfig,
     HttpSourceConfig,

@@ -21,11 +21,6 @@ class RawRow:
     raw_text: str | None = None
 
 
-# Rows per ingest batch, one transaction each: fewer commits and longer overlaps of mapping with
-# the store (docs/scaling.md); a batch never spans two files.
-DEFAULT_BATCH_ROWS = 10_000
-
-
 @dataclass
 class SourceBatch:
     """Rows plus the source-state entries to commit in the same transaction."""

@@ -24,7 +24,8 @@ from typing import IO
 
 import pyarrow.parquet as pq
 
-from mining.sources.base import DEFAULT_BATCH_ROWS, RawRow, SourceBatch, SourceState
+from mining.settings import DEFAULT_BATCH_ROWS
+from mining.sources.base import RawRow, SourceBatch, SourceState
 from mining.sources.config import FolderSourceConfig
 
 # Bytes that are not valid in the encoding, as decoded with surrogateescape.
