@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from mining.analysis.config import AnalysisConfig
 from mining.analysis.refresh import refresh_analysis
+from mining.normalise import content_hash
 from mining.pipeline import IngestCounts, classify_pending, ingest_source, refresh_aggregates
 from mining.records import RecordContext, Rejected, make_item_id, map_batch, map_row
 from mining.sources import FolderSource, SourcesFile
@@ -504,3 +505,77 @@ def test_migration_rekeys_a_store_built_with_the_old_keys(tmp_path: Path) -> Non
         model.version = "m/1"
         # Hotel B's text is known: its prediction is copied, the model reads nothing.
         assert (classify_pending(store, model, "r").reused, len(model.seen)) == (1, 0)
+
+
+# -- migration 011: the current version is no longer copied into the history ------------------
+
+def test_migration_011_keeps_every_version_and_stores_the_current_text_once(
+        tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    store = Store.open(path, migrate=False)
+    store.apply_migrations(up_to=10)
+    t0, t1 = datetime(2026, 5, 20, 8), datetime(2026, 5, 21, 9)
+    f1 = make_item_id("web", "feedback", "R1", None)
+    h2 = content_hash("edited: cold room")
+    store.insert_arrow("feedback", pa.Table.from_pylist([
+        {"item_id": f1, "source": "web", "external_id": "R1", "content_hash": h2, "created_at": t0,
+         "site": "Leeds", "language": "en", "text": "edited: cold room", "rating": 2.0,
+         "run_id": "r1", "ingested_at": t0, "version": 2, "changed_at": t1},
+        {"item_id": "f2", "source": "web", "content_hash": "h3", "created_at": t0,
+         "site": "York", "language": "en", "text": "lovely staff", "rating": 5.0,
+         "run_id": "r1", "ingested_at": t0, "version": 1}]))
+    store.insert_arrow("complaints", pa.Table.from_pylist([
+        {"item_id": "c1", "source": "crm", "created_at": t0, "site": "Leeds",
+         "status": "open", "run_id": "r1", "ingested_at": t0, "version": 1}]))
+    old_history = [
+        {"item_id": f1, "version": 1, "valid_from": t0, "valid_to": t1,
+         "source_updated_at": None, "changed_fields": [], "rating": 4.0, "content_hash": "h1",
+         "language": "en", "text": "cold room", "location": "a.csv", "line": 2,
+         "run_id": "r1"},
+        {"item_id": f1, "version": 2, "valid_from": t1, "valid_to": None,
+         "source_updated_at": None, "changed_fields": ["text", "rating"], "rating": 2.0,
+         "content_hash": h2, "language": "en", "text": "edited: cold room",
+         "location": None, "line": None, "run_id": "r2"},
+        {"item_id": "f2", "version": 1, "valid_from": t0, "valid_to": None,
+         "source_updated_at": None, "changed_fields": [], "rating": 5.0, "content_hash": "h3",
+         "language": "en", "text": "lovely staff", "location": None, "line": None,
+         "run_id": "r1"}]
+    store.insert_arrow("feedback_history", pa.Table.from_pylist(old_history))
+    store.insert_arrow("complaints_history", pa.Table.from_pylist([
+        {"item_id": "c1", "version": 1, "valid_from": t0, "valid_to": None,
+         "source_updated_at": None, "changed_fields": [], "status": "open", "run_id": "r1"}]))
+    store.close()
+
+    with Store.open(path) as store:
+        assert store.schema_version() >= 11
+        history = rows(store, "SELECT * FROM feedback_history ORDER BY item_id, version")
+        assert history == sorted(old_history, key=lambda r: (r["item_id"], r["version"]))
+        assert rows(store, "SELECT item_id, version, status, changed_fields, run_id "
+                           "FROM complaints_history") == [
+            {"item_id": "c1", "version": 1, "status": "open", "changed_fields": [],
+             "run_id": "r1"}]
+        # Only the replaced version keeps a copy of its text.
+        assert rows(store, "SELECT item_id, version, text FROM feedback_replaced_versions") == [
+            {"item_id": f1, "version": 1, "text": "cold room"}]
+        assert store.count("complaints_replaced_versions") == 0
+
+        # A third version moves the second one out of the row, with what it had changed.
+        web = tmp_path / "web"
+        write(web, "b.csv", ["id", "text", "date", "site", "stars"],
+              [("R1", "edited: cold room", "2026-05-20 08:00", "Leeds", "1")])
+        config = FolderSourceConfig(name="web", kind="feedback", path=web, mapping={
+            "text": "text", "created_at": "date", "site": "site", "rating": "stars",
+            "external_id": "id"})
+        counts = ingest(store, config, "r3")
+        assert (counts.feedback_added, counts.feedback_updated) == (0, 1)
+        versions = rows(store, "SELECT h.version, h.rating, h.changed_fields, h.run_id, "
+                               "h.valid_to IS NULL AS current FROM feedback_history h "
+                               "JOIN feedback f USING (item_id) WHERE f.external_id = 'R1' "
+                               "ORDER BY h.version")
+        assert versions == [
+            {"version": 1, "rating": 4.0, "changed_fields": [], "run_id": "r1",
+             "current": False},
+            {"version": 2, "rating": 2.0, "changed_fields": ["text", "rating"], "run_id": "r2",
+             "current": False},
+            {"version": 3, "rating": 1.0, "changed_fields": ["rating"], "run_id": "r3",
+             "current": True}]

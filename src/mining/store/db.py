@@ -62,11 +62,12 @@ _FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "resolved_at": ("resolved_at",),
     "category": ("category",),
 }
-# Per item table: its history table and the versioned columns that history keeps.
+# Per item table: the table of its replaced versions and the versioned columns they keep. The
+# current version is the item row itself; the view `<table>_history` shows every version.
 _HISTORY: dict[str, tuple[str, tuple[str, ...]]] = {
-    "feedback": ("feedback_history", ("rating", "content_hash", "language", "text")),
-    "complaints": ("complaints_history", ("status", "resolved_at", "category", "content_hash",
-                                          "language", "text")),
+    "feedback": ("feedback_replaced_versions", ("rating", "content_hash", "language", "text")),
+    "complaints": ("complaints_replaced_versions", ("status", "resolved_at", "category",
+                                                    "content_hash", "language", "text")),
 }
 
 
@@ -194,36 +195,27 @@ class Store:
         when one of `fields` differs, and only when the incoming row is not older by
         `source_updated_at` (when both rows have one). Then those fields, location, line and
         source_updated_at are replaced, `version` goes up and `changed_at` is set; every other
-        column keeps its first value. Every version, the first included, is a row in
-        `<table>_history` (valid_from / valid_to). An identical row changes nothing.
+        column keeps its first value. The version it replaced goes to
+        `<table>_replaced_versions`; the view `<table>_history` shows every version, the
+        current one from the item row, so a new item is written once. An identical row
+        changes nothing.
         """
         if table not in _HISTORY:
             raise ValueError(f"not an item table: {table!r}")
-        history, versioned = _HISTORY[table]
+        versioned = _HISTORY[table][1]
         unknown = [f for f in fields if f not in _FIELD_COLUMNS
                    or not set(_FIELD_COLUMNS[f]) <= set(versioned)]
         if unknown:
             raise ValueError(f"{table} has no updatable fields {unknown}")
         if rows.num_rows == 0:
             return 0, 0
-        keep = ", ".join(versioned)
         self.con.register("_incoming", rows)
         try:
-            updated = self._apply_updates(table, history, list(dict.fromkeys(fields)))
+            updated = self._apply_updates(table, list(dict.fromkeys(fields)))
             result = self.con.execute(
                 f"INSERT INTO {table} BY NAME SELECT * FROM _incoming ON CONFLICT DO NOTHING"
             ).fetchall()
             added = int(result[0][0]) if result else 0
-            if added:
-                self.con.execute(
-                    f"INSERT INTO {history} (item_id, version, valid_from, source_updated_at, "
-                    f"changed_fields, {keep}, location, line, run_id) "
-                    f"SELECT t.item_id, t.version, t.ingested_at, t.source_updated_at, "
-                    f"CAST([] AS VARCHAR[]), {', '.join(f't.{c}' for c in versioned)}, "
-                    f"t.location, t.line, t.run_id "
-                    f"FROM {table} t JOIN _incoming i USING (item_id) "
-                    f"WHERE NOT EXISTS (SELECT 1 FROM {history} h WHERE h.item_id = t.item_id)"
-                )
         finally:
             self._cleanup(lambda: self.con.unregister("_incoming"))
         return added, updated
@@ -235,11 +227,11 @@ class Store:
         with suppress(duckdb.TransactionException):
             step()
 
-    def _apply_updates(self, table: str, history: str, fields: list[str]) -> int:
+    def _apply_updates(self, table: str, fields: list[str]) -> int:
         """The update half of `upsert_items` (identifiers come from the checked constants)."""
         if not fields:
             return 0
-        _, versioned = _HISTORY[table]
+        replaced, versioned = _HISTORY[table]
         differs = {f: f"i.{_FIELD_COLUMNS[f][0]} IS DISTINCT FROM t.{_FIELD_COLUMNS[f][0]}"
                    for f in fields}
         flags = ", ".join(f"{cond} AS _changed_{f}" for f, cond in differs.items())
@@ -265,21 +257,22 @@ class Store:
                            for f in fields for c in _FIELD_COLUMNS[f]]
             assignments += ["location = c.location", "line = c.line",
                             f"source_updated_at = coalesce(c.source_updated_at, "
-                            f"{table}.source_updated_at)"]
+                            f"{table}.source_updated_at)",
+                            "changed_fields = c.changed_fields", "changed_run_id = c.run_id"]
             self.con.execute(
-                f"UPDATE {history} SET valid_to = c.ingested_at FROM _changed c "
-                f"WHERE {history}.item_id = c.item_id AND {history}.valid_to IS NULL"
+                f"INSERT INTO {replaced} (item_id, version, valid_from, valid_to, "
+                f"source_updated_at, changed_fields, {', '.join(versioned)}, location, line, "
+                f"run_id) "
+                f"SELECT t.item_id, t.version, coalesce(t.changed_at, t.ingested_at), "
+                f"c.ingested_at, t.source_updated_at, "
+                f"coalesce(t.changed_fields, CAST([] AS VARCHAR[])), "
+                f"{', '.join(f't.{v}' for v in versioned)}, t.location, t.line, "
+                f"coalesce(t.changed_run_id, t.run_id) "
+                f"FROM {table} t JOIN _changed c USING (item_id)"
             )
             self.con.execute(
                 f"UPDATE {table} SET {', '.join(assignments)}, version = {table}.version + 1, "
                 f"changed_at = c.ingested_at FROM _changed c WHERE {table}.item_id = c.item_id"
-            )
-            self.con.execute(
-                f"INSERT INTO {history} (item_id, version, valid_from, source_updated_at, "
-                f"changed_fields, {', '.join(versioned)}, location, line, run_id) "
-                f"SELECT t.item_id, t.version, c.ingested_at, t.source_updated_at, "
-                f"c.changed_fields, {', '.join(f't.{v}' for v in versioned)}, t.location, "
-                f"t.line, c.run_id FROM {table} t JOIN _changed c USING (item_id)"
             )
             return updated
         finally:
