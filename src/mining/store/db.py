@@ -231,7 +231,7 @@ class Store:
         """The update half of `upsert_items` (identifiers come from the checked constants)."""
         if not fields:
             return 0
-        replaced, versioned = _HISTORY[table]
+        replaced = _HISTORY[table][0]
         differs = {f: f"i.{_FIELD_COLUMNS[f][0]} IS DISTINCT FROM t.{_FIELD_COLUMNS[f][0]}"
                    for f in fields}
         flags = ", ".join(f"{cond} AS _changed_{f}" for f, cond in differs.items())
@@ -259,16 +259,11 @@ class Store:
                             f"source_updated_at = coalesce(c.source_updated_at, "
                             f"{table}.source_updated_at)",
                             "changed_fields = c.changed_fields", "changed_run_id = c.run_id"]
+            # The current version as the `<table>_history` view shows it, closed now.
             self.con.execute(
-                f"INSERT INTO {replaced} (item_id, version, valid_from, valid_to, "
-                f"source_updated_at, changed_fields, {', '.join(versioned)}, location, line, "
-                f"run_id) "
-                f"SELECT t.item_id, t.version, coalesce(t.changed_at, t.ingested_at), "
-                f"c.ingested_at, t.source_updated_at, "
-                f"coalesce(t.changed_fields, CAST([] AS VARCHAR[])), "
-                f"{', '.join(f't.{v}' for v in versioned)}, t.location, t.line, "
-                f"coalesce(t.changed_run_id, t.run_id) "
-                f"FROM {table} t JOIN _changed c USING (item_id)"
+                f"INSERT INTO {replaced} BY NAME "
+                f"SELECT h.* REPLACE (c.ingested_at AS valid_to) FROM {table}_history h "
+                f"JOIN _changed c USING (item_id) WHERE h.valid_to IS NULL"
             )
             self.con.execute(
                 f"UPDATE {table} SET {', '.join(assignments)}, version = {table}.version + 1, "
